@@ -1,0 +1,95 @@
+#include "cvxnn/fit.hpp"
+
+#include <cmath>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/patterns/enumerate.hpp"
+#include "cvxnn/solvers/accelerated_gradient.hpp"
+#include "cvxnn/solvers/augmented_lagrangian.hpp"
+#include "cvxnn/solvers/block_coordinate_descent.hpp"
+
+namespace cvxnn {
+
+PatternSampler pattern_sampler_from_string(const std::string& name) {
+  if (name == "gaussian") return PatternSampler::gaussian;
+  if (name == "network" || name == "network_init") return PatternSampler::network_init;
+  throw InvalidInput("unknown pattern sampler '" + name + "': expected gaussian or network");
+}
+
+SolverKind solver_kind_from_string(const std::string& name) {
+  if (name == "auto") return SolverKind::automatic;
+  if (name == "apg") return SolverKind::accelerated_gradient;
+  if (name == "al") return SolverKind::augmented_lagrangian;
+  if (name == "bcd") return SolverKind::block_coordinate;
+  throw InvalidInput("unknown solver '" + name + "': expected auto, apg, al or bcd");
+}
+
+std::string to_string(SolverKind kind) {
+  switch (kind) {
+    case SolverKind::automatic: return "auto";
+    case SolverKind::accelerated_gradient: return "apg";
+    case SolverKind::augmented_lagrangian: return "al";
+    case SolverKind::block_coordinate: return "bcd";
+  }
+  return "auto";
+}
+
+std::string FitOptions::check() const {
+  if (!(beta > 0.0) || !std::isfinite(beta)) return "beta must be a positive finite number, got " + std::to_string(beta);
+  if (!all_patterns && pattern_count < 1) {
+    return "the number of patterns must be at least 1, got " + std::to_string(pattern_count);
+  }
+  if (formulation == Formulation::signed_relu && all_patterns) {
+    return "the signed formulation takes its patterns and signs from a random network; it cannot use "
+           "--patterns all (use relu for the exact program over all patterns)";
+  }
+  if (formulation == Formulation::gated && solver_kind == SolverKind::augmented_lagrangian) {
+    return "the augmented Lagrangian solver (al) is for the cone-constrained relu and signed programs; "
+           "use apg or bcd for gated";
+  }
+  return solver.check();
+}
+
+PatternSet choose_patterns(const Matrix& X, Index outputs, const FitOptions& options) {
+  if (options.all_patterns) return enumerate_patterns(X);
+  const bool from_network =
+      options.sampler == PatternSampler::network_init || options.formulation == Formulation::signed_relu;
+  if (from_network) {
+    PatternSet set = patterns_from_network(X, random_network_init(X.cols(), options.pattern_count, outputs, options.seed));
+    set.seed = options.seed;
+    return set;
+  }
+  return sample_gaussian_patterns(X, options.pattern_count, options.seed);
+}
+
+SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOptions& options,
+                  const ColMatrix* warm_start) {
+  switch (kind) {
+    case SolverKind::accelerated_gradient: return solve_proximal_gradient(problem, options, warm_start);
+    case SolverKind::augmented_lagrangian: return solve_cone_constrained(problem, options, warm_start);
+    case SolverKind::block_coordinate: return solve_block_coordinate(problem, options, warm_start);
+    case SolverKind::automatic: break;
+  }
+  return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
+                               : solve_gated(problem, options, warm_start);
+}
+
+Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network) {
+  const Matrix yhat = network.predict(problem.X());
+  const double primal = network_objective(network, problem.X(), problem.Y(), problem.beta());
+  return certify(problem, primal, yhat);
+}
+
+FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options) {
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  FitResult result;
+  const ConvexProblem problem(X, Y, choose_patterns(X, Y.cols(), options), options.formulation, options.beta);
+  result.solve = solve(problem, options.solver_kind, options.solver);
+  result.network = to_network(problem, result.solve.V);
+  result.patterns = problem.patterns();
+  result.certificate = certify_network(problem, result.network);
+  result.certificate.constraint_violation = result.solve.certificate.constraint_violation;
+  return result;
+}
+
+}  // namespace cvxnn

@@ -1,0 +1,65 @@
+// The convex training pipeline in one call: patterns → program → solver → network → certificate.
+//
+// Used by the CLI (`cvxnn fit`) and the Python module alike, so both fill the same FitOptions
+// and get the same validation messages.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cvxnn/network/two_layer_network.hpp"
+#include "cvxnn/patterns/pattern_set.hpp"
+#include "cvxnn/problem/certificate.hpp"
+#include "cvxnn/problem/formulation.hpp"
+#include "cvxnn/solvers/solve_result.hpp"
+
+namespace cvxnn {
+
+/// How to choose the patterns: sample `count` gates (Gaussian, or the first layer of a random
+/// network as the seed notebook does), or enumerate every pattern of the data exactly.
+enum class PatternSampler { gaussian, network_init };
+PatternSampler pattern_sampler_from_string(const std::string& name);
+
+/// Which solver runs: `automatic` picks accelerated gradient for gated programs and the
+/// augmented Lagrangian for cone-constrained ones.
+enum class SolverKind { automatic, accelerated_gradient, augmented_lagrangian, block_coordinate };
+SolverKind solver_kind_from_string(const std::string& name);
+std::string to_string(SolverKind kind);
+
+struct FitOptions {
+  Formulation formulation = Formulation::gated;
+  double beta = 1e-3;
+  bool all_patterns = false;  ///< exact enumeration (data of rank ≤ 3)
+  Index pattern_count = 256;  ///< gates drawn before de-duplication when sampling
+  /// Defaults to network_init for the signed formulation (it needs the network's signs).
+  PatternSampler sampler = PatternSampler::gaussian;
+  std::uint64_t seed = 0;
+  SolverKind solver_kind = SolverKind::automatic;
+  SolverOptions solver;
+
+  /// Empty when valid, else what is wrong.
+  std::string check() const;
+};
+
+struct FitResult {
+  TwoLayerNetwork network;
+  PatternSet patterns;
+  SolveResult solve;         ///< iterate, status, history of the solver
+  Certificate certificate;   ///< recomputed for the returned network
+};
+
+/// Draws or enumerates the patterns of X as the options say.
+PatternSet choose_patterns(const Matrix& X, Index outputs, const FitOptions& options);
+
+/// Solves the program of `problem` with the chosen solver (InvalidInput if it cannot handle it).
+SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOptions& options,
+                  const ColMatrix* warm_start = nullptr);
+
+/// Certificate of any network on a program: primal = the network's (NC) objective (for gated
+/// networks, the gated program's objective), dual = the program's bound along its residual.
+Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network);
+
+/// Trains on preprocessed data: X (n×d, bias column included), Y (n×c).
+FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options);
+
+}  // namespace cvxnn

@@ -1,0 +1,75 @@
+#include "cvxnn/network/two_layer_network.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "cvxnn/core/error.hpp"
+
+namespace cvxnn {
+
+void TwoLayerNetwork::check() const {
+  const auto shape = [](const Matrix& M) { return std::to_string(M.rows()) + "×" + std::to_string(M.cols()); };
+  if (W2.cols() != W1.rows()) {
+    throw InvalidInput("network: W1 is " + shape(W1) + " but W2 is " + shape(W2) + " (W2 needs one column per unit)");
+  }
+  if (W2.rows() < 1) throw InvalidInput("network: W2 must have at least one output row");
+  if (gated() && (gates.rows() != W1.rows() || gates.cols() != W1.cols())) {
+    throw InvalidInput("network: gates are " + shape(gates) + " but W1 is " + shape(W1));
+  }
+  if (!W1.allFinite() || !W2.allFinite() || !gates.allFinite()) throw InvalidInput("network: weights contain NaN or Inf");
+}
+
+Matrix TwoLayerNetwork::predict(const Matrix& X) const {
+  check();
+  if (X.cols() != input_dim()) {
+    throw InvalidInput("network: expected inputs with " + std::to_string(input_dim()) + " columns, got " +
+                       std::to_string(X.cols()));
+  }
+  Matrix hidden = X * W1.transpose();  // n×m
+  if (gated()) {
+    const Matrix gate_scores = X * gates.transpose();
+    hidden = (gate_scores.array() >= 0.0).select(hidden, 0.0);
+  } else {
+    hidden = hidden.cwiseMax(0.0);
+  }
+  return hidden * W2.transpose();
+}
+
+double network_objective(const TwoLayerNetwork& network, const Matrix& X, const Matrix& Y, double beta) {
+  const Matrix yhat = network.predict(X);
+  if (yhat.rows() != Y.rows() || yhat.cols() != Y.cols()) {
+    throw InvalidInput("network_objective: the network gives " + std::to_string(yhat.cols()) +
+                       " outputs for targets with " + std::to_string(Y.cols()) + " columns");
+  }
+  return (yhat - Y).squaredNorm() / double(Y.size()) +
+         0.5 * beta * (network.W1.squaredNorm() + network.W2.squaredNorm());
+}
+
+TwoLayerNetwork to_network(const ConvexProblem& problem, const ColMatrix& V) {
+  const auto& groups = problem.op().groups();
+  if (V.rows() != problem.num_features() || V.cols() != problem.num_groups()) {
+    throw InvalidInput("to_network: V has the wrong shape for this problem");
+  }
+  Index units = 0;
+  for (Index j = 0; j < V.cols(); ++j) units += V.col(j).squaredNorm() > 0.0 ? 1 : 0;
+
+  TwoLayerNetwork network;
+  const bool gated = problem.formulation() == Formulation::gated;
+  network.W1.resize(units, V.rows());
+  network.W2.setZero(problem.num_outputs(), units);
+  if (gated) network.gates.resize(units, V.rows());
+  Index unit = 0;
+  for (Index j = 0; j < V.cols(); ++j) {
+    const double norm = V.col(j).norm();
+    if (norm == 0.0) continue;
+    const Group& g = groups[static_cast<std::size_t>(j)];
+    const double root = std::sqrt(norm);
+    network.W1.row(unit) = V.col(j).transpose() / root;
+    network.W2(g.output, unit) = g.sign * root;
+    if (gated) network.gates.row(unit) = problem.patterns().gates.row(g.pattern);
+    ++unit;
+  }
+  return network;
+}
+
+}  // namespace cvxnn

@@ -1,0 +1,117 @@
+#include "cvxnn/problem/certificate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
+#include "cvxnn/problem/nnls.hpp"
+
+namespace cvxnn {
+
+std::string to_string(CertificateScope scope) { return scope == CertificateScope::global ? "global" : "patterns"; }
+
+CertificateScope certificate_scope_from_string(const std::string& name) {
+  if (name == "global") return CertificateScope::global;
+  if (name == "patterns") return CertificateScope::patterns;
+  throw InvalidInput("unknown certificate scope '" + name + "': expected patterns or global");
+}
+
+namespace {
+
+// min_{α ≥ 0} ‖c + Xᵀ(2D − I) α‖ for the pattern in column `pattern` of the mask.
+double cone_dual_norm(const ConvexProblem& problem, Index pattern, const Vector& c) {
+  const Matrix& X = problem.X();
+  const Mask& mask = problem.patterns().mask;
+  Eigen::MatrixXd A(X.cols(), X.rows());
+  for (Index k = 0; k < X.rows(); ++k) {
+    A.col(k) = mask(k, pattern) ? X.row(k).transpose() : Vector(-X.row(k).transpose());
+  }
+  return nnls(A, -c).residual_norm;
+}
+
+// The unconstrained part ‖s_j Xᵀ D_j θ_{o_j}‖ of every group, and the vectors themselves.
+ColMatrix group_correlations(const ConvexProblem& problem, const Matrix& theta) {
+  ColMatrix G;
+  problem.op().adjoint(theta, G);
+  return G;
+}
+
+}  // namespace
+
+Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta) {
+  const ColMatrix G = group_correlations(problem, theta);
+  Vector norms = G.colwise().norm().transpose();
+  if (!problem.constrained()) return norms;
+  const auto& groups = problem.op().groups();
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads())
+  for (Index j = 0; j < G.cols(); ++j) {
+    norms(j) = cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j));
+  }
+  return norms;
+}
+
+double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& theta) {
+  const ColMatrix G = group_correlations(problem, theta);
+  const Vector upper = G.colwise().norm().transpose();
+  if (!problem.constrained()) return upper.size() ? upper.maxCoeff() : 0.0;
+
+  std::vector<Index> order(static_cast<std::size_t>(upper.size()));
+  std::iota(order.begin(), order.end(), Index{0});
+  std::sort(order.begin(), order.end(), [&](Index a, Index b) { return upper(a) > upper(b); });
+  const auto& groups = problem.op().groups();
+  double best = 0.0;
+  // Solve in batches of a few groups per thread, in decreasing order of the upper bound; stop
+  // once no remaining group can exceed the maximum found so far.
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, num_threads()) * 4);
+  for (std::size_t start = 0; start < order.size(); start += batch) {
+    if (upper(order[start]) <= best) break;
+    const std::size_t stop = std::min(order.size(), start + batch);
+    std::vector<double> values(stop - start, 0.0);
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads())
+    for (std::size_t q = start; q < stop; ++q) {
+      const Index j = order[q];
+      if (upper(j) > best) values[q - start] = cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j));
+    }
+    for (double v : values) best = std::max(best, v);
+  }
+  return best;
+}
+
+double dual_bound(const ConvexProblem& problem, const Matrix& theta) {
+  const double nc = double(problem.Y().size());
+  const double lambda = nc * problem.beta() / 2.0;
+  const double theta_y = (theta.array() * problem.Y().array()).sum();
+  const double theta_sq = theta.squaredNorm();
+  if (theta_sq == 0.0 || theta_y <= 0.0) return 0.0;  // t = 0 is the best scaling: bound 0
+  const double max_norm = max_dual_constraint_norm(problem, theta);
+  const double t_max = max_norm > 0.0 ? lambda / max_norm : std::numeric_limits<double>::infinity();
+  const double t = std::min(theta_y / theta_sq, t_max);
+  return (2.0 / nc) * (t * theta_y - 0.5 * t * t * theta_sq);
+}
+
+double beta_max(const ConvexProblem& problem) {
+  return 2.0 / double(problem.Y().size()) * max_dual_constraint_norm(problem, problem.Y());
+}
+
+CertificateScope scope_of(const ConvexProblem& problem) {
+  const bool global = problem.patterns().complete && problem.num_outputs() == 1 &&
+                      problem.formulation() != Formulation::signed_relu;
+  return global ? CertificateScope::global : CertificateScope::patterns;
+}
+
+Certificate certify(const ConvexProblem& problem, double primal, const Matrix& yhat, double constraint_violation) {
+  Certificate cert;
+  cert.primal = primal;
+  cert.dual = dual_bound(problem, problem.Y() - yhat);
+  cert.gap = primal - cert.dual;
+  cert.relative_gap = cert.gap / std::max(std::abs(primal), std::numeric_limits<double>::min());
+  cert.scope = scope_of(problem);
+  cert.constraint_violation = constraint_violation;
+  return cert;
+}
+
+}  // namespace cvxnn

@@ -1,0 +1,59 @@
+// Duality-gap certificates (design notes §1).
+//
+// Scaled by n c / 2 the programs read ½‖Ŷ − Y‖² + λ Σ‖v_j‖ with λ = n c β / 2, whose dual is
+//
+//   max_Θ  ⟨Θ, Y⟩ − ½‖Θ‖²   s.t. for every group j
+//     gated:         ‖s_j Xᵀ D_j θ_{o_j}‖ ≤ λ
+//     relu, signed:  min_{α ≥ 0} ‖s_j Xᵀ D_j θ_{o_j} + Xᵀ (2D_j − I) α‖ ≤ λ     (one NNLS per group)
+//
+// Weak duality holds for any feasible (Θ, α), whatever the primal point. We take the direction
+// Θ = Y − Ŷ (the residual of an iterate, which is the dual optimum at the primal optimum),
+// compute the exact constraint value of every group, and scale Θ by the best t ∈ [0, t_max]:
+// t* = clip(⟨Θ, Y⟩ / ‖Θ‖², 0, λ / max_j norm_j). Back in our units the lower bound is
+// (2/(n c)) (t⟨Θ, Y⟩ − ½ t² ‖Θ‖²).
+//
+// Scope: with every pattern of X enumerated, c = 1 and the gated or relu program, the bound is
+// also a lower bound on the network problem (NC) over all widths: (R) over all patterns equals
+// (NC) (Pilanci & Ergen 2020) and (G) relaxes (R). Otherwise it bounds the program over the
+// given patterns.
+#pragma once
+
+#include <string>
+
+#include "cvxnn/problem/convex_problem.hpp"
+
+namespace cvxnn {
+
+enum class CertificateScope { patterns, global };
+std::string to_string(CertificateScope scope);
+CertificateScope certificate_scope_from_string(const std::string& name);
+
+struct Certificate {
+  double primal = 0.0;        ///< objective of the model being certified
+  double dual = 0.0;          ///< certified lower bound on the program's optimal value
+  double gap = 0.0;           ///< primal − dual (≥ 0 up to rounding)
+  double relative_gap = 0.0;  ///< gap / primal
+  CertificateScope scope = CertificateScope::patterns;
+  double constraint_violation = 0.0;  ///< largest cone-constraint violation of the convex iterate
+};
+
+/// Exact dual-constraint values norm_j for direction Θ (n×c), one per group.
+Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta);
+
+/// Largest dual-constraint value over groups (branch and bound: ‖s_j XᵀD_jθ‖ bounds the NNLS
+/// value from above, so the NNLS is only solved for groups that could raise the maximum).
+double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& theta);
+
+/// Best lower bound on the program's optimum along direction Θ.
+double dual_bound(const ConvexProblem& problem, const Matrix& theta);
+
+/// Smallest β for which V = 0 is optimal: (2/(n c)) max_j norm_j(Y).
+double beta_max(const ConvexProblem& problem);
+
+/// Whether a bound of this program is a bound on (NC) over all networks.
+CertificateScope scope_of(const ConvexProblem& problem);
+
+/// Certificate for a model with objective `primal` whose training predictions are `yhat`.
+Certificate certify(const ConvexProblem& problem, double primal, const Matrix& yhat, double constraint_violation = 0.0);
+
+}  // namespace cvxnn

@@ -1,0 +1,66 @@
+#include "cvxnn/problem/convex_problem.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "cvxnn/core/error.hpp"
+
+namespace cvxnn {
+
+namespace {
+
+const Matrix& checked_data(const Matrix& X, const Matrix& Y, const PatternSet& patterns, double beta) {
+  if (X.rows() == 0 || X.cols() == 0) throw InvalidInput("the training data is empty");
+  if (Y.rows() != X.rows()) {
+    throw InvalidInput("X has " + std::to_string(X.rows()) + " rows but Y has " + std::to_string(Y.rows()));
+  }
+  if (Y.cols() == 0) throw InvalidInput("at least one target column is needed");
+  if (!X.allFinite() || !Y.allFinite()) throw InvalidInput("the training data contains NaN or Inf");
+  if (patterns.mask.rows() != X.rows()) {
+    throw InvalidInput("the pattern set was built for " + std::to_string(patterns.mask.rows()) +
+                       " samples but the data has " + std::to_string(X.rows()));
+  }
+  if (patterns.num_patterns() == 0) throw InvalidInput("the pattern set is empty");
+  if (!(beta > 0.0) || !std::isfinite(beta)) {
+    throw InvalidInput("beta must be a positive finite number, got " + std::to_string(beta));
+  }
+  return X;
+}
+
+}  // namespace
+
+ConvexProblem::ConvexProblem(Matrix X, Matrix Y, PatternSet patterns, Formulation formulation, double beta)
+    : X_((checked_data(X, Y, patterns, beta), std::move(X))),
+      Y_(std::move(Y)),
+      patterns_(std::move(patterns)),
+      formulation_(formulation),
+      beta_(beta),
+      op_(X_, patterns_.mask, make_groups(formulation, patterns_, Y_.cols()), Y_.cols()) {}
+
+double ConvexProblem::loss(const Matrix& yhat) const {
+  return (yhat - Y_).squaredNorm() / double(Y_.size());
+}
+
+Matrix ConvexProblem::loss_gradient(const Matrix& yhat) const { return (2.0 / double(Y_.size())) * (yhat - Y_); }
+
+double ConvexProblem::penalty(const ColMatrix& V) const { return beta_ * V.colwise().norm().sum(); }
+
+double ConvexProblem::objective(const ColMatrix& V) const {
+  Matrix yhat;
+  op_.forward(V, &yhat);
+  return loss(yhat) + penalty(V);
+}
+
+ColMatrix ConvexProblem::loss_gradient_wrt_weights(const ColMatrix& V) const {
+  Matrix yhat;
+  op_.forward(V, &yhat);
+  ColMatrix G;
+  op_.adjoint(loss_gradient(yhat), G);
+  return G;
+}
+
+double ConvexProblem::cone_violation(const Matrix& cone) {
+  return cone.size() == 0 ? 0.0 : std::max(0.0, -cone.minCoeff());
+}
+
+}  // namespace cvxnn

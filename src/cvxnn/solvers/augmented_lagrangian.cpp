@@ -1,0 +1,139 @@
+#include "cvxnn/solvers/augmented_lagrangian.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/solvers/accelerated_gradient.hpp"
+#include "cvxnn/solvers/dual_tracker.hpp"
+
+namespace cvxnn {
+
+namespace {
+
+// φ(Ŷ, C) = (1/(n c)) ‖Ŷ − Y‖² + (ρ/2) ‖(Γ/ρ − C)₊‖²  (the constant −‖Γ‖²/(2ρ) is dropped).
+class AugmentedPart : public SmoothPart {
+ public:
+  AugmentedPart(const ConvexProblem& problem, const Matrix& multipliers, double rho)
+      : loss_(problem), multipliers_(multipliers), rho_(rho) {}
+  bool uses_cone() const override { return true; }
+
+  double value(const Images& at) const override {
+    return loss_.value(at) + 0.5 * rho_ * (multipliers_ / rho_ - at.cone).cwiseMax(0.0).squaredNorm();
+  }
+
+  void gradient(const Images& at, Matrix& d_yhat, Matrix& d_cone) const override {
+    Matrix unused;
+    loss_.gradient(at, d_yhat, unused);
+    d_cone = -(multipliers_ - rho_ * at.cone).cwiseMax(0.0);
+  }
+
+  // Elementwise Bregman distance of c ↦ (ρ/2)((a − c)₊)², a = Γ/ρ, written in u = a − c so that
+  // the common case (both positive) is the exact (ρ/2)(u⁺ − u)² with no cancellation.
+  double bregman(const Images& from, const Images& to) const override {
+    double total = 0.0;
+    for (Index k = 0; k < from.cone.rows(); ++k) {
+      for (Index j = 0; j < from.cone.cols(); ++j) {
+        const double a = multipliers_(k, j) / rho_;
+        const double u = a - from.cone(k, j), u_next = a - to.cone(k, j);
+        if (u <= 0.0 && u_next <= 0.0) continue;
+        if (u > 0.0 && u_next > 0.0) {
+          total += 0.5 * (u_next - u) * (u_next - u);
+        } else if (u > 0.0) {  // leaves the quadratic piece
+          total += 0.5 * (-u * u + 2.0 * u * (u - u_next));
+        } else {  // enters it
+          total += 0.5 * u_next * u_next;
+        }
+      }
+    }
+    return loss_.bregman(from, to) + rho_ * total;
+  }
+
+ private:
+  SquaredLossPart loss_;
+  const Matrix& multipliers_;
+  double rho_;
+};
+
+}  // namespace
+
+double relu_network_objective(const ConvexProblem& problem, const ColMatrix& V, Matrix* yhat_relu,
+                              double* constraint_violation) {
+  Matrix yhat, cone;
+  problem.op().forward(V, nullptr, constraint_violation ? &cone : nullptr, &yhat);
+  if (constraint_violation) *constraint_violation = ConvexProblem::cone_violation(cone);
+  const double objective = problem.loss(yhat) + problem.penalty(V);
+  if (yhat_relu) *yhat_relu = std::move(yhat);
+  return objective;
+}
+
+SolveResult solve_cone_constrained(const ConvexProblem& problem, const SolverOptions& options,
+                                   const ColMatrix* warm_start) {
+  if (!problem.constrained()) {
+    throw InvalidInput("solve_cone_constrained: the gated program has no cone constraints; use solve_gated");
+  }
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+
+  const Index n = problem.num_samples(), J = problem.num_groups();
+  SolveResult result;
+  ProximalGradientState state;
+  state.V = warm_start ? *warm_start : ColMatrix::Zero(problem.num_features(), J);
+  if (state.V.rows() != problem.num_features() || state.V.cols() != J) {
+    throw InvalidInput("solve_cone_constrained: the warm start has the wrong shape");
+  }
+
+  // Scale of the problem's gradients, for the inner tolerances.
+  ColMatrix g0;
+  problem.op().adjoint(problem.loss_gradient(Matrix::Zero(n, problem.num_outputs())), g0);
+  const double gradient_scale = std::max(g0.norm(), 1e-300);
+
+  DualTracker duals(problem);
+  Matrix multipliers = Matrix::Zero(n, J);
+  double rho = 2.0 / double(problem.Y().size());  // the loss's own curvature scale
+  double inner_tol = 1e-2 * gradient_scale;
+  double last_violation = std::numeric_limits<double>::infinity();
+  result.status = SolveStatus::max_iterations;
+
+  for (int outer = 0; result.iterations < options.max_iter; ++outer) {
+    AugmentedPart smooth(problem, multipliers, rho);
+    ProximalGradientControl control;
+    control.max_iter = options.max_iter - result.iterations;
+    control.inner_stop = [&](double mapping_norm) { return mapping_norm <= inner_tol; };
+    result.iterations += run_proximal_gradient(problem, smooth, GroupNormProx(), state, control);
+
+    Matrix yhat_relu, cone;
+    problem.op().forward(state.V, nullptr, &cone, &yhat_relu);
+    const double violation = ConvexProblem::cone_violation(cone);
+    multipliers = (multipliers - rho * cone).cwiseMax(0.0);
+
+    const double primal = problem.loss(yhat_relu) + problem.penalty(state.V);
+    result.certificate = duals.certify(primal, yhat_relu, violation);
+    const IterationRecord record{result.iterations, elapsed(), primal, result.certificate.dual,
+                                 result.certificate.relative_gap, violation};
+    result.history.push_back(record);
+    if (result.certificate.relative_gap <= options.tol) {
+      result.status = SolveStatus::converged;
+      break;
+    }
+    if (options.callback && !options.callback(record)) {
+      result.status = SolveStatus::stopped;
+      break;
+    }
+    if (record.seconds >= options.time_limit) {
+      result.status = SolveStatus::time_limit;
+      break;
+    }
+    if (violation > 0.25 * last_violation) rho = std::min(rho * 4.0, 1e12);
+    last_violation = violation;
+    inner_tol = std::max(inner_tol * 0.2, 1e-14 * gradient_scale);
+    (void)outer;
+  }
+  result.V = std::move(state.V);
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace cvxnn

@@ -1,0 +1,135 @@
+#include "cvxnn/solvers/block_coordinate_descent.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/problem/nnls.hpp"
+#include "cvxnn/solvers/dual_tracker.hpp"
+
+namespace cvxnn {
+
+Vector project_onto_cone(const Matrix& X, const Mask& mask, Index pattern, const Vector& z) {
+  // Already inside: nothing to do (the common case for a converged unit).
+  const Eigen::VectorXd scores = X * z;
+  bool inside = true;
+  for (Index k = 0; k < X.rows() && inside; ++k) inside = mask(k, pattern) ? scores(k) >= 0.0 : scores(k) <= 0.0;
+  if (inside) return z;
+  Eigen::MatrixXd Gt(X.cols(), X.rows());  // Gᵀ: column k = ±x_k
+  for (Index k = 0; k < X.rows(); ++k) Gt.col(k) = mask(k, pattern) ? Vector(X.row(k).transpose()) : Vector(-X.row(k).transpose());
+  const NnlsResult solution = nnls(Gt, -z);
+  return z + Gt * solution.x;
+}
+
+namespace {
+
+// L_j / (2/(n c)) = λ_max(Xᵀ D X) for every pattern.
+Vector pattern_curvatures(const Matrix& X, const Mask& mask) {
+  Vector curvature(mask.cols());
+  for (Index i = 0; i < mask.cols(); ++i) {
+    Eigen::MatrixXd gram = Eigen::MatrixXd::Zero(X.cols(), X.cols());
+    for (Index k = 0; k < X.rows(); ++k) {
+      if (mask(k, i)) gram.selfadjointView<Eigen::Lower>().rankUpdate(X.row(k).transpose());
+    }
+    gram.triangularView<Eigen::StrictlyUpper>() = gram.transpose();
+    curvature(i) = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gram, Eigen::EigenvaluesOnly).eigenvalues().maxCoeff();
+  }
+  return curvature;
+}
+
+}  // namespace
+
+SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOptions& options,
+                                   const ColMatrix* warm_start) {
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+
+  const Matrix& X = problem.X();
+  const Mask& mask = problem.patterns().mask;
+  const auto& groups = problem.op().groups();
+  const Index J = problem.num_groups();
+  const double scale = 2.0 / double(problem.Y().size());  // ∂loss/∂Ŷ = scale (Ŷ − Y)
+  const double beta = problem.beta();
+
+  SolveResult result;
+  result.V = warm_start ? *warm_start : ColMatrix::Zero(problem.num_features(), J);
+  if (result.V.rows() != problem.num_features() || result.V.cols() != J) {
+    throw InvalidInput("solve_block_coordinate: the warm start has the wrong shape");
+  }
+  if (problem.constrained()) {  // a warm start may lie outside the cones
+    for (Index j = 0; j < J; ++j) {
+      result.V.col(j) = project_onto_cone(X, mask, groups[static_cast<std::size_t>(j)].pattern, result.V.col(j));
+    }
+  }
+  const Vector curvature = pattern_curvatures(X, mask);
+  Matrix yhat;
+  problem.op().forward(result.V, &yhat);
+  Matrix residual = yhat - problem.Y();  // Ŷ − Y, kept current after every block step
+
+  // One prox-gradient step on group j; returns whether v_j changed.
+  Vector x_dot_r(X.rows());
+  auto step = [&](Index j) {
+    const Group& g = groups[static_cast<std::size_t>(j)];
+    const double L = scale * curvature(g.pattern);
+    if (L <= 0.0) return false;  // the pattern sees only zero rows: v_j does not matter
+    Vector masked_r(X.rows());
+    for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, g.pattern) ? residual(k, g.output) : 0.0;
+    const Vector grad = scale * g.sign * (X.transpose() * masked_r);
+    const Vector old = result.V.col(j);
+    Vector z = old - grad / L;
+    const double tau = beta / L;
+    if (old.squaredNorm() == 0.0 && z.norm() <= tau) return false;  // stays at zero, no projection needed
+    if (problem.constrained()) z = project_onto_cone(X, mask, g.pattern, z);
+    const double norm = z.norm();
+    Vector next = norm <= tau ? Vector::Zero(z.size()) : Vector((1.0 - tau / norm) * z);
+    const Vector delta = next - old;
+    if (delta.squaredNorm() == 0.0) return false;
+    result.V.col(j) = next;
+    x_dot_r.noalias() = X * delta;
+    for (Index k = 0; k < X.rows(); ++k) {
+      if (mask(k, g.pattern)) residual(k, g.output) += g.sign * x_dot_r(k);
+    }
+    return true;
+  };
+
+  DualTracker duals(problem);
+  result.status = SolveStatus::max_iterations;
+  constexpr int kWorkingSetSweeps = 10;  // sweeps over the nonzero groups between full passes
+  for (int pass = 0;; ++pass) {
+    // Certificate of the current (feasible) point.
+    const Matrix current_yhat = residual + problem.Y();
+    const double primal = problem.loss(current_yhat) + problem.penalty(result.V);
+    result.certificate = duals.certify(primal, current_yhat);
+    const IterationRecord record{pass, elapsed(), primal, result.certificate.dual, result.certificate.relative_gap, 0.0};
+    result.history.push_back(record);
+    result.iterations = pass;
+    if (result.certificate.relative_gap <= options.tol) {
+      result.status = SolveStatus::converged;
+      break;
+    }
+    if (pass >= options.max_iter) break;
+    if (options.callback && !options.callback(record)) {
+      result.status = SolveStatus::stopped;
+      break;
+    }
+    if (record.seconds >= options.time_limit) {
+      result.status = SolveStatus::time_limit;
+      break;
+    }
+    for (Index j = 0; j < J; ++j) step(j);
+    std::vector<Index> working_set;
+    for (Index j = 0; j < J; ++j) {
+      if (result.V.col(j).squaredNorm() > 0.0) working_set.push_back(j);
+    }
+    for (int sweep = 0; sweep < kWorkingSetSweeps; ++sweep) {
+      for (Index j : working_set) step(j);
+    }
+  }
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace cvxnn

@@ -1,0 +1,35 @@
+#include "cvxnn/solvers/solve_result.hpp"
+
+#include <cmath>
+
+#include "cvxnn/core/error.hpp"
+
+namespace cvxnn {
+
+std::string to_string(SolveStatus status) {
+  switch (status) {
+    case SolveStatus::converged: return "converged";
+    case SolveStatus::max_iterations: return "max_iterations";
+    case SolveStatus::time_limit: return "time_limit";
+    case SolveStatus::stopped: return "stopped";
+  }
+  return "stopped";
+}
+
+SolveStatus solve_status_from_string(const std::string& name) {
+  if (name == "converged") return SolveStatus::converged;
+  if (name == "max_iterations") return SolveStatus::max_iterations;
+  if (name == "time_limit") return SolveStatus::time_limit;
+  if (name == "stopped") return SolveStatus::stopped;
+  throw InvalidInput("unknown solver status '" + name + "'");
+}
+
+std::string SolverOptions::check() const {
+  if (!(tol > 0.0) || !std::isfinite(tol)) return "tol must be a positive number, got " + std::to_string(tol);
+  if (max_iter < 1) return "max_iter must be at least 1, got " + std::to_string(max_iter);
+  if (!(time_limit > 0.0)) return "the time limit must be positive, got " + std::to_string(time_limit);
+  if (check_every < 1) return "check_every must be at least 1, got " + std::to_string(check_every);
+  return "";
+}
+
+}  // namespace cvxnn

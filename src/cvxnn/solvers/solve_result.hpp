@@ -1,0 +1,52 @@
+// What every solver takes (SolverOptions) and returns (SolveResult). Non-convergence is a status,
+// never an exception (design notes §2).
+#pragma once
+
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cvxnn/core/types.hpp"
+#include "cvxnn/problem/certificate.hpp"
+
+namespace cvxnn {
+
+enum class SolveStatus { converged, max_iterations, time_limit, stopped };
+std::string to_string(SolveStatus status);
+SolveStatus solve_status_from_string(const std::string& name);
+
+/// One line of a solver's history, recorded at every certificate check.
+struct IterationRecord {
+  int iteration = 0;
+  double seconds = 0.0;
+  double objective = 0.0;     ///< primal objective of the certified model
+  double dual = 0.0;
+  double relative_gap = 0.0;
+  double constraint_violation = 0.0;
+};
+
+/// Called at every check; return false to stop the solve (status `stopped`).
+using SolverCallback = std::function<bool(const IterationRecord&)>;
+
+struct SolverOptions {
+  double tol = 1e-6;        ///< stop when the relative duality gap is at most this
+  int max_iter = 10000;     ///< cap on (inner) iterations
+  double time_limit = std::numeric_limits<double>::infinity();  ///< seconds
+  int check_every = 10;     ///< iterations between certificate checks (accelerated gradient)
+  SolverCallback callback;  ///< progress and early stop
+
+  /// Returns an empty string when valid, else what is wrong (liblinear's check_parameter).
+  std::string check() const;
+};
+
+struct SolveResult {
+  ColMatrix V;  ///< d×J, column j = weights of group j
+  SolveStatus status = SolveStatus::max_iterations;
+  int iterations = 0;
+  double seconds = 0.0;
+  Certificate certificate;
+  std::vector<IterationRecord> history;
+};
+
+}  // namespace cvxnn
