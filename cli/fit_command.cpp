@@ -1,0 +1,134 @@
+// cvxnn fit: data file → certified model file.
+#include <fmt/core.h>
+
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
+#include "cvxnn/model.hpp"
+#include "progress.hpp"
+
+namespace cvxnn::cli {
+
+namespace {
+
+struct FitArguments {
+  std::string data;
+  std::vector<std::string> targets;
+  std::string formulation = "gated";
+  double beta = 1e-3;
+  std::string patterns = "256";
+  std::string sampler = "gaussian";
+  std::uint64_t seed = 0;
+  bool standardize = true;
+  bool standardize_targets = true;
+  bool no_bias = false;
+  double tol = 1e-6;
+  int max_iter = 100000;
+  double time_limit = 0.0;
+  std::string solver = "auto";
+  int threads = 0;
+  bool quiet = false;
+  std::string output;
+};
+
+void print_certificate(const Certificate& c, const std::string& status, int iterations, double seconds) {
+  fmt::print("status:            {} ({} iterations, {:.3f} s)\n", status, iterations, seconds);
+  fmt::print("certificate:\n");
+  fmt::print("  primal:          {:.12g}\n", c.primal);
+  fmt::print("  dual:            {:.12g}\n", c.dual);
+  fmt::print("  gap:             {:.6g}\n", c.gap);
+  fmt::print("  relative_gap:    {:.3e}\n", c.relative_gap);
+  fmt::print("  scope:           {}\n", to_string(c.scope));
+  if (c.constraint_violation > 0.0) fmt::print("  violation:       {:.3e}\n", c.constraint_violation);
+}
+
+int run_fit(const FitArguments& a) {
+  set_num_threads(a.threads);
+  FitOptions options;
+  options.formulation = formulation_from_string(a.formulation);
+  options.beta = a.beta;
+  if (a.patterns == "all") {
+    options.all_patterns = true;
+  } else {
+    try {
+      std::size_t used = 0;
+      const long long count = std::stoll(a.patterns, &used);
+      if (used != a.patterns.size()) throw std::invalid_argument("trailing characters");
+      options.pattern_count = static_cast<Index>(count);
+    } catch (const std::logic_error&) {
+      throw InvalidInput("--patterns expects a positive integer or 'all', got '" + a.patterns + "'");
+    }
+  }
+  options.sampler = pattern_sampler_from_string(a.sampler);
+  options.seed = a.seed;
+  options.solver_kind = solver_kind_from_string(a.solver);
+  options.solver.tol = a.tol;
+  options.solver.max_iter = a.max_iter;
+  if (a.time_limit > 0.0) options.solver.time_limit = a.time_limit;
+  ProgressPrinter progress(a.quiet);
+  options.solver.callback = progress.callback();
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+
+  const Dataset data = split_targets(read_table(a.data), a.targets);
+  DataOptions data_options;
+  data_options.standardize = a.standardize;
+  data_options.standardize_targets = a.standardize_targets;
+  data_options.bias = !a.no_bias;
+  if (!a.quiet) {
+    fmt::print(stderr, "data: {} samples, {} features, {} target(s); formulation {}, beta {}, patterns {}\n",
+               data.X.rows(), data.X.cols(), data.Y.cols(), to_string(options.formulation), options.beta, a.patterns);
+  }
+  FitResult details;
+  const Model model = train_convex_model(data, data_options, options, &details);
+  if (!a.quiet && !details.solve.history.empty()) progress.print(details.solve.history.back());
+  save_model(model, a.output);
+
+  fmt::print("model:             {} ({} units of {} patterns, {} network)\n", a.output, model.network.width(),
+             details.patterns.num_patterns(), model.network.gated() ? "gated ReLU" : "ReLU");
+  print_certificate(model.certificate, model.training.status, model.training.iterations, model.training.seconds);
+  if (details.solve.status != SolveStatus::converged) {
+    fmt::print(stderr, "warning: the solver stopped before reaching the requested gap ({}): {}\n", a.tol,
+               model.training.status);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Action add_fit_command(CLI::App& app) {
+  auto a = std::make_shared<FitArguments>();
+  app.add_option("--data", a->data, "Training data: CSV with a header row, or .npy")->required();
+  app.add_option("--target", a->targets, "Target column(s), by name or 0-based index; the rest are features")
+      ->required();
+  app.add_option("--formulation", a->formulation, "Convex program: gated (G), relu (R) or signed (seed variant)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gated", "relu", "signed"}));
+  app.add_option("--beta", a->beta, "Weight decay beta of the network problem")->capture_default_str();
+  app.add_option("--patterns", a->patterns, "Number of gates to sample, or 'all' for exact enumeration (rank <= 3)")
+      ->capture_default_str();
+  app.add_option("--sampler", a->sampler, "How gates are sampled: gaussian, or network (the seed's random network)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gaussian", "network"}));
+  app.add_option("--seed", a->seed, "Seed of the pattern sampler")->capture_default_str();
+  app.add_flag("--standardize,!--no-standardize", a->standardize, "Centre and scale the features")
+      ->capture_default_str();
+  app.add_flag("--standardize-targets,!--no-standardize-targets", a->standardize_targets,
+               "Centre and scale the targets (predictions are mapped back)")
+      ->capture_default_str();
+  app.add_flag("--no-bias", a->no_bias, "Do not append a ones column (no first-layer bias)");
+  app.add_option("--tol", a->tol, "Stop at this relative duality gap")->capture_default_str();
+  app.add_option("--max-iter", a->max_iter, "Iteration cap of the solver")->capture_default_str();
+  app.add_option("--time-limit", a->time_limit, "Stop after this many seconds (0: no limit)")->capture_default_str();
+  app.add_option("--solver", a->solver, "auto, apg (gated), al (relu/signed) or bcd (any)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "apg", "al", "bcd"}));
+  app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
+  app.add_flag("-q,--quiet", a->quiet, "No progress lines");
+  app.add_option("-o,--output", a->output, "Model file to write (JSON)")->required();
+  return [a] { return run_fit(*a); };
+}
+
+}  // namespace cvxnn::cli

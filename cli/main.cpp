@@ -1,0 +1,46 @@
+// cvxnn: certified convex training of two-layer ReLU networks, from the command line.
+// The only place that prints errors and chooses exit codes (design notes §2).
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <map>
+
+#include "commands.hpp"
+#include "cvxnn/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cvxnn " CVXNN_VERSION
+               ": train two-layer ReLU networks to their global optimum through the exact convex "
+               "reformulation, with a duality-gap certificate."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", CVXNN_VERSION);
+  std::map<CLI::App*, cvxnn::cli::Action> actions;
+  CLI::App* fit_cmd = app.add_subcommand("fit", "Train a network by solving the convex program; write a model file");
+  actions[fit_cmd] = cvxnn::cli::add_fit_command(*fit_cmd);
+  CLI::App* predict_cmd = app.add_subcommand("predict", "Predict with a model file");
+  actions[predict_cmd] = cvxnn::cli::add_predict_command(*predict_cmd);
+  CLI::App* certify_cmd = app.add_subcommand("certify", "Recompute a model's objective and duality gap on data");
+  actions[certify_cmd] = cvxnn::cli::add_certify_command(*certify_cmd);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (const auto& [command, action] : actions) {
+      if (command->parsed()) return action();
+    }
+  } catch (const cvxnn::InvalidInput& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  } catch (const cvxnn::FileError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 1;
+}

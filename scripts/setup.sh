@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cvxnn needs to build, test and run. Idempotent: when every
+# package is already present it only checks (well under a second) and installs nothing.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ libeigen3-dev libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+  # independent reference checks in the test suite
+  python3 python3-numpy python3-scipy python3-cvxopt
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
