@@ -29,4 +29,6 @@ int num_threads() {
   return threads < 1 ? 1 : threads;
 }
 
+int num_threads_for(double flops) { return flops < 1e6 ? 1 : num_threads(); }
+
 }  // namespace cvxnn

@@ -7,4 +7,8 @@ namespace cvxnn {
 void set_num_threads(int threads);
 int num_threads();
 
+/// Threads for a parallel region doing about `flops` floating-point operations: 1 below ~10⁶,
+/// where starting and joining threads costs more than the work (and much more on a loaded machine).
+int num_threads_for(double flops);
+
 }  // namespace cvxnn

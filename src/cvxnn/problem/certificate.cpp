@@ -47,7 +47,9 @@ Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta) 
   Vector norms = G.colwise().norm().transpose();
   if (!problem.constrained()) return norms;
   const auto& groups = problem.op().groups();
-#pragma omp parallel for schedule(dynamic) num_threads(num_threads())
+  const double flops = 4.0 * double(problem.num_samples()) * double(problem.num_features()) *
+                       double(problem.num_features()) * double(G.cols());  // ~ one NNLS per group
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops))
   for (Index j = 0; j < G.cols(); ++j) {
     norms(j) = cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j));
   }
@@ -71,7 +73,9 @@ double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& thet
     if (upper(order[start]) <= best) break;
     const std::size_t stop = std::min(order.size(), start + batch);
     std::vector<double> values(stop - start, 0.0);
-#pragma omp parallel for schedule(dynamic) num_threads(num_threads())
+    const double flops = 4.0 * double(problem.num_samples()) * double(problem.num_features()) *
+                         double(problem.num_features()) * double(stop - start);
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops))
     for (std::size_t q = start; q < stop; ++q) {
       const Index j = order[q];
       if (upper(j) > best) values[q - start] = cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j));

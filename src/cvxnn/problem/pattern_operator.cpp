@@ -44,7 +44,8 @@ void PatternOperator::forward(const ColMatrix& V, Matrix* yhat, Matrix* cone, Ma
   if (yhat_relu) yhat_relu->setZero(n, outputs_);
   const Index blocks = (n + kRowBlock - 1) / kRowBlock;
 
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+  const double flops = 2.0 * double(n) * double(num_features()) * double(J);
+#pragma omp parallel for schedule(static) num_threads(num_threads_for(flops))
   for (Index b = 0; b < blocks; ++b) {
     const Index k0 = b * kRowBlock, rows = std::min(kRowBlock, n - k0);
     const Matrix Z = X_.middleRows(k0, rows) * V;  // rows × J, row-major so row k is contiguous
@@ -83,7 +84,8 @@ void PatternOperator::adjoint(const Matrix& R, ColMatrix& G, const Matrix* cone_
   G.setZero(d, J);
   const Index tasks = (J + kGroupBlock - 1) / kGroupBlock;
 
-#pragma omp parallel for schedule(dynamic) num_threads(num_threads())
+  const double flops = 2.0 * double(n) * double(d) * double(J);
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops))
   for (Index t = 0; t < tasks; ++t) {
     const Index j0 = t * kGroupBlock, cols = std::min(kGroupBlock, J - j0);
     Matrix S(kRowBlock, cols);  // weights of one row block for this task's groups
