@@ -1,6 +1,8 @@
 #include "cvxnn/fit.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/patterns/enumerate.hpp"
@@ -74,10 +76,22 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
                                : solve_gated(problem, options, warm_start);
 }
 
-Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network) {
+Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,
+                            const Matrix& dual_direction) {
   const Matrix yhat = network.predict(problem.X());
   const double primal = network_objective(network, problem.X(), problem.Y(), problem.beta());
-  return certify(problem, primal, yhat);
+  Certificate cert = certify(problem, primal, yhat);
+  if (dual_direction.size() > 0) {
+    if (dual_direction.rows() != problem.Y().rows() || dual_direction.cols() != problem.Y().cols()) {
+      throw InvalidInput("the stored dual direction is " + std::to_string(dual_direction.rows()) + "×" +
+                         std::to_string(dual_direction.cols()) + " but the targets are " +
+                         std::to_string(problem.Y().rows()) + "×" + std::to_string(problem.Y().cols()));
+    }
+    cert.dual = std::max(cert.dual, dual_bound(problem, dual_direction));
+    cert.gap = cert.primal - cert.dual;
+    cert.relative_gap = cert.gap / std::max(std::abs(cert.primal), std::numeric_limits<double>::min());
+  }
+  return cert;
 }
 
 FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options) {
@@ -87,7 +101,7 @@ FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options
   result.solve = solve(problem, options.solver_kind, options.solver);
   result.network = to_network(problem, result.solve.V);
   result.patterns = problem.patterns();
-  result.certificate = certify_network(problem, result.network);
+  result.certificate = certify_network(problem, result.network, result.solve.dual_direction);
   result.certificate.constraint_violation = result.solve.certificate.constraint_violation;
   return result;
 }

@@ -45,7 +45,7 @@ struct FitResult {
   TwoLayerNetwork network;
   PatternSet patterns;
   SolveResult solve;         ///< iterate, status, history of the solver
-  Certificate certificate;   ///< recomputed for the returned network
+  Certificate certificate;   ///< recomputed for the returned network (with solve.dual_direction)
 };
 
 /// Draws or enumerates the patterns of X as the options say.
@@ -56,8 +56,10 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
                   const ColMatrix* warm_start = nullptr);
 
 /// Certificate of any network on a program: primal = the network's (NC) objective (for gated
-/// networks, the gated program's objective), dual = the program's bound along its residual.
-Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network);
+/// networks, the gated program's objective), dual = the program's best bound along the network's
+/// residual and, when given (non-empty, n×c), along `dual_direction`.
+Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,
+                            const Matrix& dual_direction = Matrix());
 
 /// Trains on preprocessed data: X (n×d, bias column included), Y (n×c).
 FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options);

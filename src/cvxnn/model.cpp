@@ -30,6 +30,7 @@ Model train_convex_model(const Dataset& data, const DataOptions& data_options, c
   model.patterns_complete = fit.patterns.complete;
   model.pattern_seed = fit.patterns.seed;
   model.certificate = fit.certificate;
+  model.dual_direction = fit.solve.dual_direction;
   model.training.method = "convex-" + to_string(options.solver_kind);
   model.training.samples = data.X.rows();
   model.training.input_features = data.X.cols();
@@ -77,7 +78,9 @@ Recertification recertify(const Model& model, const Table& data) {
   }
   out.patterns = patterns.num_patterns();
   const ConvexProblem problem(X, Y, std::move(patterns), model.formulation, model.beta);
-  out.certificate = certify_network(problem, model.network);
+  // The stored direction belongs to the training rows; on other data only the residual is used.
+  const bool same_rows = model.dual_direction.rows() == Y.rows() && model.dual_direction.cols() == Y.cols();
+  out.certificate = certify_network(problem, model.network, same_rows ? model.dual_direction : Matrix());
   return out;
 }
 

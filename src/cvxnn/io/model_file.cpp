@@ -152,6 +152,7 @@ std::string model_to_json(const Model& model) {
                       {"relative_gap", c.relative_gap},
                       {"scope", to_string(c.scope)},
                       {"constraint_violation", c.constraint_violation}};
+  if (model.dual_direction.size() > 0) j["certificate"]["dual_direction"] = matrix_to_json(model.dual_direction);
   const TrainingSummary& t = model.training;
   j["training"] = {{"method", t.method},         {"samples", t.samples},       {"input_features", t.input_features},
                    {"outputs", t.outputs},       {"status", t.status},         {"iterations", t.iterations},
@@ -239,6 +240,9 @@ Model model_from_json(const std::string& text, const std::string& path) {
   ce.relative_gap = r.number(r.field(cert, "relative_gap", "certificate"), "certificate.relative_gap");
   ce.scope = r.convert("certificate.scope", [&] { return certificate_scope_from_string(r.text(r.field(cert, "scope", "certificate"), "certificate.scope")); });
   ce.constraint_violation = r.number(r.field(cert, "constraint_violation", "certificate"), "certificate.constraint_violation");
+  if (cert.contains("dual_direction")) {
+    m.dual_direction = r.matrix(cert["dual_direction"], "certificate.dual_direction", c);
+  }
 
   const json& tr = r.field(j, "training", "");
   TrainingSummary& t = m.training;

@@ -47,6 +47,9 @@ struct Model {
   bool patterns_complete = false;
   std::uint64_t pattern_seed = 0;
   Certificate certificate;
+  /// The dual direction Θ (n×c, in standardised target units) whose bound is certificate.dual;
+  /// empty when the bound came from the network's residual alone.
+  Matrix dual_direction;
   TrainingSummary training;
 
   /// Predictions in the units of the data from raw features (n×d_in).

@@ -188,6 +188,7 @@ SolveResult solve_proximal_gradient(const ConvexProblem& problem, const SolverOp
     }
   }
   result.V = std::move(state.V);
+  result.dual_direction = duals.best_direction();
   result.seconds = elapsed();
   return result;
 }

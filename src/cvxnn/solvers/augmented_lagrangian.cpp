@@ -132,6 +132,7 @@ SolveResult solve_cone_constrained(const ConvexProblem& problem, const SolverOpt
     (void)outer;
   }
   result.V = std::move(state.V);
+  result.dual_direction = duals.best_direction();
   result.seconds = elapsed();
   return result;
 }

@@ -128,6 +128,7 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
       for (Index j : working_set) step(j);
     }
   }
+  result.dual_direction = duals.best_direction();
   result.seconds = elapsed();
   return result;
 }

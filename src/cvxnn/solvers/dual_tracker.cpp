@@ -32,11 +32,18 @@ Certificate DualTracker::certify(double primal, const Matrix& yhat, double const
   Certificate cert = cvxnn::certify(problem_, primal, yhat, constraint_violation);
   residuals_.push_back(problem_.Y() - yhat);
   if (static_cast<int>(residuals_.size()) > depth_ + 1) residuals_.pop_front();
+  if (cert.dual > best_dual_) {
+    best_dual_ = cert.dual;
+    best_direction_ = residuals_.back();
+  }
   Matrix extrapolated;
   if (static_cast<int>(residuals_.size()) == depth_ + 1 && extrapolate_residuals(residuals_, extrapolated)) {
-    cert.dual = std::max(cert.dual, dual_bound(problem_, extrapolated));
+    const double extrapolated_dual = dual_bound(problem_, extrapolated);
+    if (extrapolated_dual > best_dual_) {
+      best_dual_ = extrapolated_dual;
+      best_direction_ = std::move(extrapolated);
+    }
   }
-  best_dual_ = std::max(best_dual_, cert.dual);
   cert.dual = best_dual_;
   cert.gap = cert.primal - cert.dual;
   cert.relative_gap = cert.gap / std::max(std::abs(cert.primal), std::numeric_limits<double>::min());

@@ -25,11 +25,16 @@ class DualTracker {
   /// best of: this residual, the extrapolated residual, earlier bounds.
   Certificate certify(double primal, const Matrix& yhat, double constraint_violation = 0.0);
 
+  /// The direction Θ (n×c) that gave the best bound so far (empty before the first positive
+  /// bound). Stored with a model, it lets anyone recompute that bound from the file.
+  const Matrix& best_direction() const { return best_direction_; }
+
  private:
   const ConvexProblem& problem_;
   int depth_;
   std::deque<Matrix> residuals_;
   double best_dual_ = 0.0;  // 0 is always a valid bound: the objectives are non-negative
+  Matrix best_direction_;
 };
 
 /// Anderson-type extrapolation of a sequence of residuals r_0..r_K (oldest first): the affine

@@ -46,6 +46,8 @@ struct SolveResult {
   int iterations = 0;
   double seconds = 0.0;
   Certificate certificate;
+  /// Dual direction Θ (n×c) behind certificate.dual: dual_bound(problem, dual_direction) gives it.
+  Matrix dual_direction;
   std::vector<IterationRecord> history;
 };
 
