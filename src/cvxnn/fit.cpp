@@ -72,8 +72,7 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
     case SolverKind::block_coordinate: return solve_block_coordinate(problem, options, warm_start);
     case SolverKind::automatic: break;
   }
-  return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
-                               : solve_gated(problem, options, warm_start);
+  return solve_proximal_gradient(problem, options, warm_start);
 }
 
 Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,

@@ -214,6 +214,9 @@ Model model_from_json(const std::string& text, const std::string& path) {
   if (m.network.W1.rows() != width) r.fail("network.W1", "expected " + std::to_string(width) + " rows");
   m.network.W2 = r.matrix(r.field(net, "W2", "network"), "network.W2", width);
   if (m.network.W2.rows() != c) r.fail("network.W2", "expected one row per target (" + std::to_string(c) + ")");
+  if (r.count(r.field(net, "outputs", "network"), "network.outputs") != c) {
+    r.fail("network.outputs", "does not match the number of targets (" + std::to_string(c) + ")");
+  }
   const std::string activation = r.text(r.field(net, "activation", "network"), "network.activation");
   if (activation == "gated_relu") {
     m.network.gates = r.matrix(r.field(net, "gates", "network"), "network.gates", d);
@@ -224,9 +227,14 @@ Model model_from_json(const std::string& text, const std::string& path) {
 
   const json& pat = r.field(j, "patterns", "");
   m.pattern_source = r.convert("patterns.source", [&] { return pattern_source_from_string(r.text(r.field(pat, "source", "patterns"), "patterns.source")); });
-  m.pattern_seed = static_cast<std::uint64_t>(r.number(r.field(pat, "seed", "patterns"), "patterns.seed"));
+  const json& seed = r.field(pat, "seed", "patterns");
+  if (!seed.is_number_unsigned()) r.fail("patterns.seed", "expected a non-negative integer");
+  m.pattern_seed = seed.get<std::uint64_t>();
   m.patterns_complete = r.boolean(r.field(pat, "complete", "patterns"), "patterns.complete");
   m.pattern_gates = r.matrix(r.field(pat, "gates", "patterns"), "patterns.gates", d);
+  if (r.count(r.field(pat, "count", "patterns"), "patterns.count") != m.pattern_gates.rows()) {
+    r.fail("patterns.count", "does not match the number of gates (" + std::to_string(m.pattern_gates.rows()) + ")");
+  }
   if (pat.contains("signs")) m.pattern_signs = r.matrix(pat["signs"], "patterns.signs", c);
   if (m.pattern_signs.size() > 0 && m.pattern_signs.rows() != m.pattern_gates.rows()) {
     r.fail("patterns.signs", "expected one row per gate");

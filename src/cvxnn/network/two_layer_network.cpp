@@ -51,7 +51,9 @@ TwoLayerNetwork to_network(const ConvexProblem& problem, const ColMatrix& V) {
     throw InvalidInput("to_network: V has the wrong shape for this problem");
   }
   Index units = 0;
-  for (Index j = 0; j < V.cols(); ++j) units += V.col(j).squaredNorm() > 0.0 ? 1 : 0;
+  // "Zero" means every entry is zero: squaredNorm() underflows for tiny but nonzero groups.
+  auto is_zero = [&](Index j) { return (V.col(j).array() == 0.0).all(); };
+  for (Index j = 0; j < V.cols(); ++j) units += is_zero(j) ? 0 : 1;
 
   TwoLayerNetwork network;
   const bool gated = problem.formulation() == Formulation::gated;
@@ -60,8 +62,8 @@ TwoLayerNetwork to_network(const ConvexProblem& problem, const ColMatrix& V) {
   if (gated) network.gates.resize(units, V.rows());
   Index unit = 0;
   for (Index j = 0; j < V.cols(); ++j) {
-    const double norm = V.col(j).norm();
-    if (norm == 0.0) continue;
+    if (is_zero(j)) continue;
+    const double norm = V.col(j).stableNorm();
     const Group& g = groups[static_cast<std::size_t>(j)];
     const double root = std::sqrt(norm);
     network.W1.row(unit) = V.col(j).transpose() / root;

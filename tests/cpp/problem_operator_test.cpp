@@ -1,0 +1,313 @@
+// The pattern operator (problem/pattern_operator.hpp) against an explicit dense expansion: one
+// n × (d·J) matrix per output whose block j is s_j D_{p_j} X (test_helpers.hpp). Sizes are chosen
+// so that n is not a multiple of the 256-row block and J not a multiple of the 64-group block,
+// and J > 64 in several cases so that several adjoint tasks run.
+#include "cvxnn/problem/pattern_operator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <tuple>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
+#include "cvxnn/problem/formulation.hpp"
+#include "test_helpers.hpp"
+
+namespace cvxnn {
+namespace {
+
+using test::dense_adjoint;
+using test::dense_forward;
+using test::dense_operator;
+
+struct Instance {
+  Matrix X;
+  PatternSet patterns;
+  std::vector<Group> groups;
+  Index outputs;
+};
+
+Instance make_instance(Formulation formulation, Index n, Index outputs, Index gate_count, std::uint64_t seed) {
+  Instance inst;
+  inst.X = test::random_features(n, 3, /*bias=*/true, seed);
+  inst.patterns = test::random_pattern_set(inst.X, gate_count, seed + 1,
+                                           formulation == Formulation::signed_relu ? outputs : 0);
+  inst.outputs = outputs;
+  inst.groups = make_groups(formulation, inst.patterns, outputs);
+  return inst;
+}
+
+double max_abs(const Eigen::MatrixXd& M) { return M.size() ? M.cwiseAbs().maxCoeff() : 0.0; }
+
+// (formulation, n, outputs)
+using Params = std::tuple<Formulation, Index, Index>;
+
+class PatternOperatorDense : public ::testing::TestWithParam<Params> {
+ protected:
+  void SetUp() override {
+    const auto [formulation, n, outputs] = GetParam();
+    inst_ = make_instance(formulation, n, outputs, /*gate_count=*/37, 1000 + std::uint64_t(n) * 7 + std::uint64_t(outputs));
+    op_ = std::make_unique<PatternOperator>(inst_.X, inst_.patterns.mask, inst_.groups, outputs);
+    A_ = dense_operator(inst_.X, inst_.patterns.mask, inst_.groups, outputs);
+    d_ = inst_.X.cols();
+    J_ = static_cast<Index>(inst_.groups.size());
+  }
+  void TearDown() override { set_num_threads(0); }
+
+  Instance inst_;
+  std::unique_ptr<PatternOperator> op_;
+  std::vector<Eigen::MatrixXd> A_;
+  Index d_ = 0, J_ = 0;
+};
+
+TEST_P(PatternOperatorDense, SizesExerciseTheBlockBoundaries) {
+  const auto [formulation, n, outputs] = GetParam();
+  EXPECT_NE(n % 256, 0);
+  EXPECT_NE(J_ % 64, 0) << "J = " << J_;
+  EXPECT_GT(inst_.patterns.num_patterns(), 30) << "Gaussian gates should give distinct patterns";
+  const Index expected_groups = inst_.patterns.num_patterns() * outputs * (formulation == Formulation::relu ? 2 : 1);
+  EXPECT_EQ(J_, expected_groups);
+  EXPECT_EQ(op_->num_groups(), J_);
+  EXPECT_EQ(op_->num_samples(), n);
+  EXPECT_EQ(op_->num_features(), d_);
+  EXPECT_EQ(op_->num_outputs(), outputs);
+}
+
+TEST_P(PatternOperatorDense, ForwardMatchesDenseMatrix) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    const ColMatrix V = test::random_col_matrix(d_, J_, seed);
+    Matrix yhat;
+    op_->forward(V, &yhat);
+    const Matrix expected = dense_forward(A_, V);
+    ASSERT_EQ(yhat.rows(), expected.rows());
+    ASSERT_EQ(yhat.cols(), expected.cols());
+    EXPECT_LE(max_abs(yhat - expected), 1e-11 * std::max(1.0, max_abs(expected))) << "seed " << seed;
+  }
+}
+
+TEST_P(PatternOperatorDense, ForwardWithSparseColumnsAndZeroes) {
+  // Mostly-zero V (as solvers produce), and V = 0 exactly.
+  ColMatrix V = ColMatrix::Zero(d_, J_);
+  V.col(0) = test::random_col_matrix(d_, 1, 9);
+  V.col(J_ - 1) = test::random_col_matrix(d_, 1, 10);
+  Matrix yhat;
+  op_->forward(V, &yhat);
+  EXPECT_LE(max_abs(yhat - dense_forward(A_, V)), 1e-12 * std::max(1.0, max_abs(yhat)));
+  op_->forward(ColMatrix::Zero(d_, J_), &yhat);
+  EXPECT_EQ(max_abs(yhat), 0.0);
+}
+
+TEST_P(PatternOperatorDense, AdjointMatchesDenseTranspose) {
+  const auto [formulation, n, outputs] = GetParam();
+  for (std::uint64_t seed : {4u, 5u}) {
+    const Matrix R = test::random_matrix(n, outputs, seed);
+    ColMatrix G;
+    op_->adjoint(R, G);
+    const ColMatrix expected = dense_adjoint(A_, R, d_, J_);
+    ASSERT_EQ(G.rows(), d_);
+    ASSERT_EQ(G.cols(), J_);
+    EXPECT_LE(max_abs(G - expected), 1e-11 * std::max(1.0, max_abs(expected))) << "seed " << seed;
+  }
+}
+
+TEST_P(PatternOperatorDense, AdjointIdentity) {
+  const auto [formulation, n, outputs] = GetParam();
+  const ColMatrix V = test::random_col_matrix(d_, J_, 11);
+  const Matrix R = test::random_matrix(n, outputs, 12);
+  Matrix yhat;
+  op_->forward(V, &yhat);
+  ColMatrix G;
+  op_->adjoint(R, G);
+  const double lhs = (yhat.array() * R.array()).sum();
+  const double rhs = (V.array() * G.array()).sum();
+  const double scale = yhat.norm() * R.norm() + V.norm() * G.norm();
+  EXPECT_NEAR(lhs, rhs, 1e-12 * scale);
+}
+
+TEST_P(PatternOperatorDense, ConeValuesMatchExplicit) {
+  const ColMatrix V = test::random_col_matrix(d_, J_, 13);
+  Matrix cone;
+  op_->forward(V, nullptr, &cone);
+  ASSERT_EQ(cone.rows(), inst_.X.rows());
+  ASSERT_EQ(cone.cols(), J_);
+  double worst = 0.0;
+  for (Index j = 0; j < J_; ++j) {
+    const Group& g = inst_.groups[static_cast<std::size_t>(j)];
+    const Eigen::VectorXd expected = test::cone_matrix(inst_.X, inst_.patterns.mask, g.pattern) * V.col(j);
+    worst = std::max(worst, (Eigen::VectorXd(cone.col(j)) - expected).cwiseAbs().maxCoeff() /
+                                std::max(1.0, expected.cwiseAbs().maxCoeff()));
+  }
+  EXPECT_LE(worst, 1e-12);
+}
+
+TEST_P(PatternOperatorDense, YhatReluMatchesExplicitSums) {
+  const auto [formulation, n, outputs] = GetParam();
+  const ColMatrix V = test::random_col_matrix(d_, J_, 14);
+  Matrix yhat_relu;
+  op_->forward(V, nullptr, nullptr, &yhat_relu);
+  Matrix expected = Matrix::Zero(n, outputs);
+  for (Index j = 0; j < J_; ++j) {
+    const Group& g = inst_.groups[static_cast<std::size_t>(j)];
+    for (Index k = 0; k < n; ++k) {
+      double z = 0.0;
+      for (Index c = 0; c < d_; ++c) z += inst_.X(k, c) * V(c, j);
+      expected(k, g.output) += g.sign * std::max(z, 0.0);
+    }
+  }
+  ASSERT_EQ(yhat_relu.rows(), n);
+  ASSERT_EQ(yhat_relu.cols(), outputs);
+  EXPECT_LE(max_abs(yhat_relu - expected), 1e-11 * std::max(1.0, max_abs(expected)));
+}
+
+TEST_P(PatternOperatorDense, AllImagesTogetherEqualImagesSeparately) {
+  const ColMatrix V = test::random_col_matrix(d_, J_, 15);
+  Matrix y1, c1, r1, y2, c2, r2;
+  op_->forward(V, &y1, &c1, &r1);
+  op_->forward(V, &y2);
+  op_->forward(V, nullptr, &c2);
+  op_->forward(V, nullptr, nullptr, &r2);
+  EXPECT_EQ(max_abs(y1 - y2), 0.0);
+  EXPECT_EQ(max_abs(c1 - c2), 0.0);
+  EXPECT_EQ(max_abs(r1 - r2), 0.0);
+  // Outputs are overwritten, not accumulated: call again into the same matrices.
+  op_->forward(V, &y1, &c1, &r1);
+  EXPECT_EQ(max_abs(y1 - y2), 0.0);
+  EXPECT_EQ(max_abs(r1 - r2), 0.0);
+}
+
+TEST_P(PatternOperatorDense, AdjointWithConeWeightsMatchesExplicit) {
+  const auto [formulation, n, outputs] = GetParam();
+  const Matrix R = test::random_matrix(n, outputs, 16);
+  const Matrix Q = test::random_matrix(n, J_, 17);
+  ColMatrix G;
+  op_->adjoint(R, G, &Q);
+  ColMatrix expected = dense_adjoint(A_, R, d_, J_);
+  for (Index j = 0; j < J_; ++j) {
+    const Group& g = inst_.groups[static_cast<std::size_t>(j)];
+    expected.col(j) += test::cone_matrix(inst_.X, inst_.patterns.mask, g.pattern).transpose() * Eigen::VectorXd(Q.col(j));
+  }
+  EXPECT_LE(max_abs(G - expected), 1e-11 * std::max(1.0, max_abs(expected)));
+
+  // Adjoint identity of the cone map: <C(V), Q> = <V, Cᵀ Q>.
+  const ColMatrix V = test::random_col_matrix(d_, J_, 18);
+  Matrix cone;
+  op_->forward(V, nullptr, &cone);
+  ColMatrix GQ;
+  op_->adjoint(Matrix::Zero(n, outputs), GQ, &Q);
+  const double lhs = (cone.array() * Q.array()).sum();
+  const double rhs = (V.array() * GQ.array()).sum();
+  EXPECT_NEAR(lhs, rhs, 1e-12 * (cone.norm() * Q.norm() + V.norm() * GQ.norm()));
+}
+
+TEST_P(PatternOperatorDense, SameResultForOneAndTwoThreads) {
+  const auto [formulation, n, outputs] = GetParam();
+  const ColMatrix V = test::random_col_matrix(d_, J_, 19);
+  const Matrix R = test::random_matrix(n, outputs, 20);
+  const Matrix Q = test::random_matrix(n, J_, 21);
+  auto run = [&](int threads) {
+    set_num_threads(threads);
+    Matrix yhat, cone, relu;
+    ColMatrix G;
+    op_->forward(V, &yhat, &cone, &relu);
+    op_->adjoint(R, G, &Q);
+    return std::make_tuple(yhat, cone, relu, G);
+  };
+  const auto [y1, c1, r1, g1] = run(1);
+  const auto [y2, c2, r2, g2] = run(2);
+  const auto [y3, c3, r3, g3] = run(3);
+  auto bitwise_equal = [](const auto& a, const auto& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())) == 0;
+  };
+  EXPECT_TRUE(bitwise_equal(y1, y2));
+  EXPECT_TRUE(bitwise_equal(c1, c2));
+  EXPECT_TRUE(bitwise_equal(r1, r2));
+  EXPECT_TRUE(bitwise_equal(g1, g2));
+  EXPECT_TRUE(bitwise_equal(y1, y3));
+  EXPECT_TRUE(bitwise_equal(g1, g3));
+}
+
+TEST_P(PatternOperatorDense, WrongShapesAreRejected) {
+  const auto [formulation, n, outputs] = GetParam();
+  Matrix yhat;
+  test::expect_throws_with<InvalidInput>([&] { op_->forward(ColMatrix::Zero(d_ + 1, J_), &yhat); }, {"V"});
+  test::expect_throws_with<InvalidInput>([&] { op_->forward(ColMatrix::Zero(d_, J_ - 1), &yhat); }, {"V"});
+  ColMatrix G;
+  test::expect_throws_with<InvalidInput>([&] { op_->adjoint(Matrix::Zero(n + 1, outputs), G); }, {"R"});
+  test::expect_throws_with<InvalidInput>([&] { op_->adjoint(Matrix::Zero(n, outputs + 1), G); }, {"R"});
+  const Matrix bad_q = Matrix::Zero(n, J_ + 1);
+  test::expect_throws_with<InvalidInput>([&] { op_->adjoint(Matrix::Zero(n, outputs), G, &bad_q); }, {"cone"});
+}
+
+std::string param_name(const ::testing::TestParamInfo<Params>& info) {
+  return to_string(std::get<0>(info.param)) + "_n" + std::to_string(std::get<1>(info.param)) + "_c" +
+         std::to_string(std::get<2>(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFormulations, PatternOperatorDense,
+                         ::testing::Combine(::testing::Values(Formulation::gated, Formulation::relu,
+                                                              Formulation::signed_relu),
+                                            ::testing::Values(Index{300}, Index{513}),
+                                            ::testing::Values(Index{1}, Index{3})),
+                         param_name);
+
+// ---- groups and construction ----------------------------------------------------------------------
+
+TEST(MakeGroups, LayoutPerFormulation) {
+  const Matrix X = test::random_features(40, 2, true, 3);
+  const PatternSet set = test::random_pattern_set(X, 6, 4, /*signs=*/2);
+  const Index P = set.num_patterns();
+  ASSERT_GT(P, 1);
+
+  const auto gated = make_groups(Formulation::gated, set, 2);
+  ASSERT_EQ(static_cast<Index>(gated.size()), 2 * P);
+  for (const Group& g : gated) EXPECT_EQ(g.sign, 1.0);
+
+  const auto relu = make_groups(Formulation::relu, set, 2);
+  ASSERT_EQ(static_cast<Index>(relu.size()), 4 * P);
+  // Each (pattern, output) appears once with +1 and once with −1.
+  for (Index i = 0; i < P; ++i)
+    for (Index l = 0; l < 2; ++l) {
+      int plus = 0, minus = 0;
+      for (const Group& g : relu)
+        if (g.pattern == i && g.output == l) (g.sign > 0 ? plus : minus)++;
+      EXPECT_EQ(plus, 1);
+      EXPECT_EQ(minus, 1);
+    }
+
+  const auto sgn = make_groups(Formulation::signed_relu, set, 2);
+  ASSERT_EQ(static_cast<Index>(sgn.size()), 2 * P);
+  for (const Group& g : sgn) EXPECT_EQ(g.sign, set.signs(g.pattern, g.output) >= 0 ? 1.0 : -1.0);
+
+  // The signed program needs signs for every output.
+  const PatternSet unsigned_set = test::random_pattern_set(X, 6, 4);
+  test::expect_throws_with<InvalidInput>([&] { make_groups(Formulation::signed_relu, unsigned_set, 1); }, {"sign"});
+  test::expect_throws_with<InvalidInput>([&] { make_groups(Formulation::signed_relu, set, 3); }, {"sign"});
+  test::expect_throws_with<InvalidInput>([&] { make_groups(Formulation::gated, set, 0); }, {"output"});
+}
+
+TEST(PatternOperatorConstruction, RejectsInconsistentInputs) {
+  const Matrix X = test::random_features(20, 2, true, 5);
+  const PatternSet set = test::random_pattern_set(X, 5, 6);
+  const Mask short_mask = set.mask.topRows(19);
+  test::expect_throws_with<InvalidInput>(
+      [&] { PatternOperator op(X, short_mask, make_groups(Formulation::gated, set, 1), 1); }, {"rows"});
+  std::vector<Group> bad_pattern{{set.num_patterns(), 0, 1.0}};
+  test::expect_throws_with<InvalidInput>([&] { PatternOperator op(X, set.mask, bad_pattern, 1); }, {"pattern"});
+  std::vector<Group> bad_output{{0, 1, 1.0}};
+  test::expect_throws_with<InvalidInput>([&] { PatternOperator op(X, set.mask, bad_output, 1); }, {"output"});
+}
+
+TEST(FormulationNames, RoundTrip) {
+  for (Formulation f : {Formulation::gated, Formulation::relu, Formulation::signed_relu}) {
+    EXPECT_EQ(formulation_from_string(to_string(f)), f);
+  }
+  EXPECT_EQ(formulation_from_string("gated_relu"), Formulation::gated);
+  EXPECT_EQ(formulation_from_string("signed_relu"), Formulation::signed_relu);
+  test::expect_throws_with<InvalidInput>([] { formulation_from_string("lstm"); }, {"lstm", "gated"});
+}
+
+}  // namespace
+}  // namespace cvxnn
