@@ -1,6 +1,7 @@
 // cvxnn fit: data file → certified model file.
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,11 @@ int run_fit(const FitArguments& a) {
   options.solver.callback = progress.callback();
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
 
+  // Fail before training, not after, when the model cannot be written there.
+  const std::filesystem::path out_dir = std::filesystem::absolute(a.output).parent_path();
+  if (!std::filesystem::is_directory(out_dir)) {
+    throw FileError(a.output + ": cannot write the model: folder " + out_dir.string() + " does not exist");
+  }
   const Dataset data = split_targets(read_table(a.data), a.targets);
   DataOptions data_options;
   data_options.standardize = a.standardize;

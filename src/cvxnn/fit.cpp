@@ -1,6 +1,8 @@
 #include "cvxnn/fit.hpp"
 
 #include <algorithm>
+#include <fmt/core.h>
+
 #include <cmath>
 #include <limits>
 
@@ -37,7 +39,7 @@ std::string to_string(SolverKind kind) {
 }
 
 std::string FitOptions::check() const {
-  if (!(beta > 0.0) || !std::isfinite(beta)) return "beta must be a positive finite number, got " + std::to_string(beta);
+  if (!(beta > 0.0) || !std::isfinite(beta)) return "beta must be a positive finite number, got " + fmt::format("{}", beta);
   if (!all_patterns && pattern_count < 1) {
     return "the number of patterns must be at least 1, got " + std::to_string(pattern_count);
   }

@@ -1,5 +1,7 @@
 #include "cvxnn/problem/convex_problem.hpp"
 
+#include <fmt/core.h>
+
 #include <cmath>
 #include <string>
 
@@ -22,7 +24,7 @@ const Matrix& checked_data(const Matrix& X, const Matrix& Y, const PatternSet& p
   }
   if (patterns.num_patterns() == 0) throw InvalidInput("the pattern set is empty");
   if (!(beta > 0.0) || !std::isfinite(beta)) {
-    throw InvalidInput("beta must be a positive finite number, got " + std::to_string(beta));
+    throw InvalidInput("beta must be a positive finite number, got " + fmt::format("{}", beta));
   }
   return X;
 }

@@ -1,5 +1,7 @@
 #include "cvxnn/solvers/solve_result.hpp"
 
+#include <fmt/core.h>
+
 #include <cmath>
 
 #include "cvxnn/core/error.hpp"
@@ -25,9 +27,9 @@ SolveStatus solve_status_from_string(const std::string& name) {
 }
 
 std::string SolverOptions::check() const {
-  if (!(tol > 0.0) || !std::isfinite(tol)) return "tol must be a positive number, got " + std::to_string(tol);
+  if (!(tol > 0.0) || !std::isfinite(tol)) return "tol must be a positive number, got " + fmt::format("{}", tol);
   if (max_iter < 1) return "max_iter must be at least 1, got " + std::to_string(max_iter);
-  if (!(time_limit > 0.0)) return "the time limit must be positive, got " + std::to_string(time_limit);
+  if (!(time_limit > 0.0)) return "the time limit must be positive, got " + fmt::format("{}", time_limit);
   if (check_every < 1) return "check_every must be at least 1, got " + std::to_string(check_every);
   return "";
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The bundled diabetes data (442 samples, 10 features): a gated fit with 256 sampled patterns must
+# converge to a relative gap ≤ 1e-6, and tools/certify_independent.py must reproduce the
+# certificate (objective to 1e-9, gap ≤ 1.1e-6) and agree with `cvxnn certify`.
+#
+#   bash diabetes.sh /path/to/cvxnn /path/to/repo
+set -euo pipefail
+
+CVXNN=${1:?usage: diabetes.sh /path/to/cvxnn /path/to/repo}
+REPO=${2:?usage: diabetes.sh /path/to/cvxnn /path/to/repo}
+PY=/usr/bin/python3
+DATA="$REPO/examples/data/diabetes.csv"
+TMP=$(mktemp -d)
+cleanup() { rm -rf "$TMP"; }
+trap cleanup EXIT
+
+FAILURES=0
+fail() {
+  echo "FAIL: $*" >&2
+  FAILURES=$((FAILURES + 1))
+}
+field() { awk -v key="$1:" '$1 == key { print $2; exit }' "$2"; }
+le() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$1" "$2"; }
+ge() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$1" "$2"; }
+
+[[ -f "$DATA" ]] || { echo "FAIL: $DATA is missing" >&2; exit 1; }
+
+MODEL="$TMP/diabetes.json"
+start=$SECONDS
+if ! "$CVXNN" fit --data "$DATA" --target target --formulation gated --beta 1e-3 --patterns 256 --seed 0 \
+    --tol 1e-6 -q -o "$MODEL" >"$TMP/fit.out" 2>"$TMP/fit.err"; then
+  echo "FAIL: cvxnn fit failed: $(cat "$TMP/fit.err")" >&2
+  exit 1
+fi
+status=$(field status "$TMP/fit.out")
+gap=$(field relative_gap "$TMP/fit.out")
+echo "diabetes gated: status $status, relative_gap $gap ($((SECONDS - start)) s)"
+[[ "$status" == converged ]] || fail "status '$status', expected converged ($(grep '^status:' "$TMP/fit.out"))"
+if [[ -z "$gap" ]] || ! le "$gap" 1e-6 || ! ge "$gap" -1e-12; then
+  fail "relative_gap '$gap', expected 0 ≤ gap ≤ 1e-6"
+fi
+
+if ! "$PY" "$REPO/tools/certify_independent.py" "$MODEL" "$DATA" --cvxnn "$CVXNN" --expect-gap 1.1e-6 \
+    >"$TMP/independent.json" 2>"$TMP/independent.err"; then
+  fail "certify_independent.py disagrees: $(cat "$TMP/independent.err")"
+fi
+
+if ((FAILURES > 0)); then
+  echo "diabetes: $FAILURES check(s) failed" >&2
+  exit 1
+fi
+echo "diabetes: all checks passed"
