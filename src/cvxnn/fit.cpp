@@ -74,7 +74,10 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
     case SolverKind::block_coordinate: return solve_block_coordinate(problem, options, warm_start);
     case SolverKind::automatic: break;
   }
-  return solve_proximal_gradient(problem, options, warm_start);
+  // The projected prox needs one NNLS per violating group per iteration, which dominates on
+  // data with many samples; the augmented Lagrangian projects only at its outer steps.
+  return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
+                               : solve_proximal_gradient(problem, options, warm_start);
 }
 
 Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,

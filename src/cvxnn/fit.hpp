@@ -20,8 +20,8 @@ namespace cvxnn {
 enum class PatternSampler { gaussian, network_init };
 PatternSampler pattern_sampler_from_string(const std::string& name);
 
-/// Which solver runs: `automatic` is accelerated proximal gradient (group soft-thresholding for
-/// gated programs, projected prox for cone-constrained ones), the most reliable on our tests.
+/// Which solver runs: `automatic` is accelerated proximal gradient for gated programs and the
+/// augmented Lagrangian for cone-constrained ones (cheaper per iteration than the projected prox).
 enum class SolverKind { automatic, accelerated_gradient, augmented_lagrangian, block_coordinate };
 SolverKind solver_kind_from_string(const std::string& name);
 std::string to_string(SolverKind kind);

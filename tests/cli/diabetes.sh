@@ -8,20 +8,8 @@ set -euo pipefail
 
 CVXNN=${1:?usage: diabetes.sh /path/to/cvxnn /path/to/repo}
 REPO=${2:?usage: diabetes.sh /path/to/cvxnn /path/to/repo}
-PY=/usr/bin/python3
+source "$(dirname "$0")/common.bash"
 DATA="$REPO/examples/data/diabetes.csv"
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-
-FAILURES=0
-fail() {
-  echo "FAIL: $*" >&2
-  FAILURES=$((FAILURES + 1))
-}
-field() { awk -v key="$1:" '$1 == key { print $2; exit }' "$2"; }
-le() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$1" "$2"; }
-ge() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$1" "$2"; }
 
 [[ -f "$DATA" ]] || { echo "FAIL: $DATA is missing" >&2; exit 1; }
 

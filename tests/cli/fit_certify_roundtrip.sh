@@ -4,7 +4,7 @@
 #   bash fit_certify_roundtrip.sh /path/to/cvxnn /path/to/repo
 #
 # Small random regression data (n = 60, 3 features). For each program and solver (gated/apg,
-# relu/al, signed/al, relu/bcd) `cvxnn fit --tol 1e-8 --patterns 20` must report status converged
+# relu/al, signed/apg (projected prox), relu/bcd) `cvxnn fit --tol 1e-8 --patterns 20` must report status converged
 # and a relative gap ≤ 1e-8; tools/certify_independent.py (numpy/scipy) must recompute the same
 # objective, a non-negative gap ≤ 1e-7 and agree with `cvxnn certify`; tools/reference_cvxopt.py
 # must find the program's optimum between the model's dual and primal; `cvxnn predict` must equal
@@ -15,17 +15,8 @@ set -euo pipefail
 
 CVXNN=${1:?usage: fit_certify_roundtrip.sh /path/to/cvxnn /path/to/repo}
 REPO=${2:?usage: fit_certify_roundtrip.sh /path/to/cvxnn /path/to/repo}
-PY=/usr/bin/python3
+source "$(dirname "$0")/common.bash"
 TOOLS="$REPO/tools"
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-
-FAILURES=0
-fail() {
-  echo "FAIL: $*" >&2
-  FAILURES=$((FAILURES + 1))
-}
 
 "$PY" - "$TMP/data.csv" <<'EOF'
 import sys
@@ -37,10 +28,7 @@ np.savetxt(sys.argv[1], np.c_[X, y], delimiter=",", header="a,b,c,y", comments="
 EOF
 
 # Field of `cvxnn fit` stdout: "status:  converged (…)" → converged; "  relative_gap:  1e-09" → 1e-09.
-field() { awk -v key="$1:" '$1 == key { print $2; exit }' "$2"; }
 # Whether a number (as printed) is ≤ a bound, and ≥ a lower bound.
-le() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$1" "$2"; }
-ge() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$1" "$2"; }
 
 check_model() {  # name model: the independent certificate and the cvxopt reference
   local name=$1 model=$2
@@ -108,7 +96,7 @@ run_case() {  # name fit-args...
 
 run_case gated_apg --formulation gated --solver apg
 run_case relu_al --formulation relu --solver al
-run_case signed --formulation signed
+run_case signed --formulation signed --solver apg
 run_case relu_bcd --formulation relu --solver bcd
 
 # Other pattern seeds of the signed program: the reported gap must never be negative.

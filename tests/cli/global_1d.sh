@@ -15,20 +15,8 @@ set -euo pipefail
 
 CVXNN=${1:?usage: global_1d.sh /path/to/cvxnn /path/to/repo}
 REPO=${2:?usage: global_1d.sh /path/to/cvxnn /path/to/repo}
-PY=/usr/bin/python3
+source "$(dirname "$0")/common.bash"
 TOOLS="$REPO/tools"
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-
-FAILURES=0
-fail() {
-  echo "FAIL: $*" >&2
-  FAILURES=$((FAILURES + 1))
-}
-field() { awk -v key="$1:" '$1 == key { print $2; exit }' "$2"; }
-le() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$1" "$2"; }
-ge() { "$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) >= float(sys.argv[2]) else 1)' "$1" "$2"; }
 
 "$PY" - "$TMP/data.csv" <<'EOF'
 import sys
@@ -122,11 +110,9 @@ if dual["gated"] > primal["relu"] * (1 + 1e-12):
     failures.append(f"gated dual {dual['gated']!r} exceeds the ReLU network's objective {primal['relu']!r}")
 bound = max(dual.values())
 
-
 def objective(W1, w2):
     f = np.maximum(X @ W1.T, 0.0) @ w2
     return np.mean((f - Y) ** 2) + 0.5 * beta * (np.sum(W1 ** 2) + np.sum(w2 ** 2))
-
 
 def gradient(W1, w2):
     H = X @ W1.T
@@ -135,7 +121,6 @@ def gradient(W1, w2):
     g2 = A.T @ r + beta * w2
     g1 = ((r[:, None] * (H > 0)) * w2[None, :]).T @ X + beta * W1
     return g1, g2
-
 
 def descend(W1, w2, steps):
     """Gradient descent with Armijo backtracking (monotone; ends near a stationary point)."""
@@ -155,10 +140,8 @@ def descend(W1, w2, steps):
         lr *= 1.5
     return W1, w2, value
 
-
 rng = np.random.default_rng(0)
 checked, best = 0, np.inf
-
 
 def check(value, what):
     global checked, best
@@ -167,7 +150,6 @@ def check(value, what):
     # The certified dual is a lower bound on (NC) over networks of every width.
     if value < bound - 1e-12 * max(1.0, abs(bound)):
         failures.append(f"{what}: (NC) objective {value!r} is below the certified dual bound {bound!r}")
-
 
 for width in (1, 2, 3, 5, 10, 20, 50):
     for scale in (0.1, 1.0, 3.0):
