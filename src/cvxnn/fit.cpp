@@ -4,7 +4,6 @@
 #include <fmt/core.h>
 
 #include <cmath>
-#include <limits>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/patterns/enumerate.hpp"
@@ -91,9 +90,7 @@ Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork&
                          std::to_string(dual_direction.cols()) + " but the targets are " +
                          std::to_string(problem.Y().rows()) + "×" + std::to_string(problem.Y().cols()));
     }
-    cert.dual = std::max(cert.dual, dual_bound(problem, dual_direction));
-    cert.gap = cert.primal - cert.dual;
-    cert.relative_gap = cert.gap / std::max(std::abs(cert.primal), std::numeric_limits<double>::min());
+    cert.set_dual(std::max(cert.dual, dual_bound(problem, dual_direction)));
   }
   return cert;
 }

@@ -107,12 +107,16 @@ CertificateScope scope_of(const ConvexProblem& problem) {
   return global ? CertificateScope::global : CertificateScope::patterns;
 }
 
+void Certificate::set_dual(double lower_bound) {
+  dual = lower_bound;
+  gap = primal - dual;
+  relative_gap = gap / std::max(std::abs(primal), std::numeric_limits<double>::min());
+}
+
 Certificate certify(const ConvexProblem& problem, double primal, const Matrix& yhat, double constraint_violation) {
   Certificate cert;
   cert.primal = primal;
-  cert.dual = dual_bound(problem, problem.Y() - yhat);
-  cert.gap = primal - cert.dual;
-  cert.relative_gap = cert.gap / std::max(std::abs(primal), std::numeric_limits<double>::min());
+  cert.set_dual(dual_bound(problem, problem.Y() - yhat));
   cert.scope = scope_of(problem);
   cert.constraint_violation = constraint_violation;
   return cert;

@@ -35,6 +35,9 @@ struct Certificate {
   double relative_gap = 0.0;  ///< gap / primal
   CertificateScope scope = CertificateScope::patterns;
   double constraint_violation = 0.0;  ///< largest cone-constraint violation of the convex iterate
+
+  /// Sets the lower bound and the gap and relative gap that follow from it.
+  void set_dual(double lower_bound);
 };
 
 /// Exact dual-constraint values norm_j for direction Θ (n×c), one per group.

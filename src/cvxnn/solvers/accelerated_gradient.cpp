@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "cvxnn/core/error.hpp"
-#include "cvxnn/core/parallel.hpp"
 #include "cvxnn/solvers/block_coordinate_descent.hpp"
 #include "cvxnn/solvers/dual_tracker.hpp"
 
@@ -27,14 +26,7 @@ void GroupNormProx::apply(ColMatrix& V, double tau) const { group_soft_threshold
 void ConeGroupNormProx::apply(ColMatrix& V, double tau) const {
   Matrix cone;
   problem_.op().forward(V, nullptr, &cone);
-  const auto& groups = problem_.op().groups();
-#pragma omp parallel for schedule(dynamic) num_threads(num_threads())
-  for (Index j = 0; j < V.cols(); ++j) {
-    if (cone.col(j).minCoeff() < 0.0) {
-      V.col(j) = project_onto_cone(problem_.X(), problem_.patterns().mask, groups[static_cast<std::size_t>(j)].pattern,
-                                   V.col(j));
-    }
-  }
+  project_violating_columns(problem_, cone, V);
   group_soft_threshold(V, tau);
 }
 

@@ -62,17 +62,6 @@ class AugmentedPart : public SmoothPart {
   double rho_;
 };
 
-// Projects the columns of V whose cone values (2D − I) X v_j have a negative entry.
-void project_violating_columns(const ConvexProblem& problem, const Matrix& cone, ColMatrix& V) {
-  const auto& groups = problem.op().groups();
-  for (Index j = 0; j < V.cols(); ++j) {
-    if (cone.col(j).minCoeff() < 0.0) {
-      V.col(j) = project_onto_cone(problem.X(), problem.patterns().mask, groups[static_cast<std::size_t>(j)].pattern,
-                                   V.col(j));
-    }
-  }
-}
-
 }  // namespace
 
 double relu_network_objective(const ConvexProblem& problem, const ColMatrix& V, Matrix* yhat_relu,

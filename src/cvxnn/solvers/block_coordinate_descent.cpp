@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
 #include "cvxnn/problem/nnls.hpp"
 #include "cvxnn/solvers/dual_tracker.hpp"
 
@@ -21,6 +22,17 @@ Vector project_onto_cone(const Matrix& X, const Mask& mask, Index pattern, const
   for (Index k = 0; k < X.rows(); ++k) Gt.col(k) = mask(k, pattern) ? Vector(X.row(k).transpose()) : Vector(-X.row(k).transpose());
   const NnlsResult solution = nnls(Gt, -z);
   return z + Gt * solution.x;
+}
+
+void project_violating_columns(const ConvexProblem& problem, const Matrix& cone, ColMatrix& V) {
+  const auto& groups = problem.op().groups();
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads())
+  for (Index j = 0; j < V.cols(); ++j) {
+    if (cone.col(j).minCoeff() < 0.0) {
+      V.col(j) = project_onto_cone(problem.X(), problem.patterns().mask, groups[static_cast<std::size_t>(j)].pattern,
+                                   V.col(j));
+    }
+  }
 }
 
 namespace {

@@ -30,4 +30,8 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
 /// Euclidean projection of z onto {v : (2D − I) X v ≥ 0} for the pattern in column `pattern`.
 Vector project_onto_cone(const Matrix& X, const Mask& mask, Index pattern, const Vector& z);
 
+/// Projects onto its cone every column j of V whose cone values cone(:, j) = (2D − I) X v_j
+/// (from PatternOperator::forward) have a negative entry; the others are already inside.
+void project_violating_columns(const ConvexProblem& problem, const Matrix& cone, ColMatrix& V);
+
 }  // namespace cvxnn

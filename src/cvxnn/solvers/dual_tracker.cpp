@@ -3,7 +3,6 @@
 #include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 namespace cvxnn {
 
@@ -44,9 +43,7 @@ Certificate DualTracker::certify(double primal, const Matrix& yhat, double const
       best_direction_ = std::move(extrapolated);
     }
   }
-  cert.dual = best_dual_;
-  cert.gap = cert.primal - cert.dual;
-  cert.relative_gap = cert.gap / std::max(std::abs(cert.primal), std::numeric_limits<double>::min());
+  cert.set_dual(best_dual_);
   return cert;
 }
 
