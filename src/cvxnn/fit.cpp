@@ -10,6 +10,7 @@
 #include "cvxnn/solvers/accelerated_gradient.hpp"
 #include "cvxnn/solvers/augmented_lagrangian.hpp"
 #include "cvxnn/solvers/block_coordinate_descent.hpp"
+#include "cvxnn/solvers/interior_point.hpp"
 
 namespace cvxnn {
 
@@ -24,7 +25,8 @@ SolverKind solver_kind_from_string(const std::string& name) {
   if (name == "apg") return SolverKind::accelerated_gradient;
   if (name == "al") return SolverKind::augmented_lagrangian;
   if (name == "bcd") return SolverKind::block_coordinate;
-  throw InvalidInput("unknown solver '" + name + "': expected auto, apg, al or bcd");
+  if (name == "ipm") return SolverKind::interior_point;
+  throw InvalidInput("unknown solver '" + name + "': expected auto, apg, al, bcd or ipm");
 }
 
 std::string to_string(SolverKind kind) {
@@ -33,6 +35,7 @@ std::string to_string(SolverKind kind) {
     case SolverKind::accelerated_gradient: return "apg";
     case SolverKind::augmented_lagrangian: return "al";
     case SolverKind::block_coordinate: return "bcd";
+    case SolverKind::interior_point: return "ipm";
   }
   return "auto";
 }
@@ -71,10 +74,15 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
     case SolverKind::accelerated_gradient: return solve_proximal_gradient(problem, options, warm_start);
     case SolverKind::augmented_lagrangian: return solve_cone_constrained(problem, options, warm_start);
     case SolverKind::block_coordinate: return solve_block_coordinate(problem, options, warm_start);
+    case SolverKind::interior_point: return solve_interior_point(problem, options);
     case SolverKind::automatic: break;
   }
-  // The projected prox needs one NNLS per violating group per iteration, which dominates on
-  // data with many samples; the augmented Lagrangian projects only at its outer steps.
+  // The interior-point method converges in tens of iterations and its certificates close with it;
+  // first-order methods need thousands, and on the cone-constrained programs their certificates
+  // lag (see dual_tracker.hpp). Past a few seconds per Newton step the first-order methods are the
+  // only affordable choice.
+  constexpr double kInteriorPointFlops = 2e10;
+  if (interior_point_step_flops(problem) <= kInteriorPointFlops) return solve_interior_point(problem, options);
   return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
                                : solve_proximal_gradient(problem, options, warm_start);
 }

@@ -17,6 +17,7 @@
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/core/parallel.hpp"
 #include "cvxnn/problem/certificate.hpp"
+#include "cvxnn/solvers/interior_point.hpp"
 #include "cvxnn/problem/convex_problem.hpp"
 #include "cvxnn/solvers/accelerated_gradient.hpp"
 #include "cvxnn/solvers/augmented_lagrangian.hpp"
@@ -333,8 +334,62 @@ TEST(ProjectOntoCone, FeasibleOptimalAndMatchesBruteForce) {
 }
 
 // ---- control: callback, max_iter, time limit, options, warm starts -----------------------------------
+// ---- interior point, every formulation, against block coordinate descent -----------------------------
+
+class InteriorPoint : public ::testing::TestWithParam<std::tuple<Formulation, int>> {};
+
+TEST_P(InteriorPoint, ConvergesFeasiblyAndAgreesWithBlockCoordinate) {
+  const Formulation f = std::get<0>(GetParam());
+  const Case& c = kCases[std::get<1>(GetParam())];
+  const std::string what = to_string(f) + " " + case_name(c);
+  const auto p = test::random_problem(f, 40, 3, c.outputs, 12, c.beta, 20 + c.seed);
+  SolverOptions options;
+  options.tol = 1e-8;
+  options.max_iter = 500;
+  test::Stopwatch clock;
+  const SolveResult ipm = solve_interior_point(*p, options);
+  const double t_ipm = clock.seconds();
+  options.max_iter = 20000;
+  const SolveResult bcd = solve_block_coordinate(*p, options);
+  std::printf("  [%s] %s: J=%ld ipm %.3fs (%d it, gap %.2e) bcd %.3fs (gap %.2e)\n", to_string(f).c_str(),
+              what.c_str(), static_cast<long>(p->num_groups()), t_ipm, ipm.iterations, ipm.certificate.relative_gap,
+              clock.seconds() - t_ipm, bcd.certificate.relative_gap);
+
+  EXPECT_EQ(ipm.status, SolveStatus::converged) << what;
+  EXPECT_LE(ipm.certificate.relative_gap, 1e-8) << what;
+  EXPECT_GE(ipm.certificate.relative_gap, -1e-12) << what;
+  // Interior iterates: the cone constraints hold, so the convex objective is the network's.
+  if (f != Formulation::gated) EXPECT_LE(explicit_violation(*p, ipm.V), 1e-12 * (1.0 + ipm.V.cwiseAbs().maxCoeff())) << what;
+  EXPECT_LE(test::rel_diff(ipm.certificate.primal, dense_objective(*p, ipm.V)), 1e-11) << what;
+  expect_history_sane(ipm, what + " ipm", true);
+  ASSERT_EQ(bcd.status, SolveStatus::converged) << what;
+  EXPECT_LE(test::rel_diff(ipm.certificate.primal, bcd.certificate.primal), 1e-7) << what;
+  EXPECT_LE(ipm.certificate.dual, bcd.certificate.primal * (1.0 + 1e-12)) << what;
+  EXPECT_LE(bcd.certificate.dual, ipm.certificate.primal * (1.0 + 1e-12)) << what;
+  // The certificate's dual direction reproduces its bound.
+  EXPECT_LE(test::rel_diff(dual_bound(*p, ipm.dual_direction), ipm.certificate.dual), 1e-12) << what;
+  const auto A = dense_of(*p);
+  const double nc = double(p->Y().size());
+  EXPECT_LE((test::dense_forward(A, ipm.V) - test::dense_forward(A, bcd.V)).norm(),
+            std::sqrt(nc * std::max(ipm.certificate.gap, 0.0)) + std::sqrt(nc * std::max(bcd.certificate.gap, 0.0)) + 1e-10)
+      << what;
+}
+
+INSTANTIATE_TEST_SUITE_P(Formulations, InteriorPoint,
+                         ::testing::Combine(::testing::Values(Formulation::gated, Formulation::relu,
+                                                              Formulation::signed_relu),
+                                            ::testing::Range(0, 4)),
+                         [](const auto& param_info) {
+                           return to_string(std::get<0>(param_info.param)) + "_case" +
+                                  std::to_string(std::get<1>(param_info.param));
+                         });
 
 using Solver = SolveResult (*)(const ConvexProblem&, const SolverOptions&, const ColMatrix*);
+
+SolveResult interior_point_without_warm_start(const ConvexProblem& problem, const SolverOptions& options,
+                                              const ColMatrix*) {
+  return solve_interior_point(problem, options);
+}
 
 struct SolverCase {
   const char* name;
@@ -344,6 +399,8 @@ struct SolverCase {
 
 const SolverCase kSolverCases[] = {{"apg", &solve_gated, Formulation::gated},
                                    {"al", &solve_cone_constrained, Formulation::relu},
+                                   {"ipm-gated", &interior_point_without_warm_start, Formulation::gated},
+                                   {"ipm-relu", &interior_point_without_warm_start, Formulation::relu},
                                    {"bcd-gated", &solve_block_coordinate, Formulation::gated},
                                    {"bcd-relu", &solve_block_coordinate, Formulation::relu}};
 
@@ -384,7 +441,8 @@ TEST(SolverControl, MaxIterationsAndTimeLimitAreStatuses) {
     EXPECT_GT(r.certificate.primal, 0.0) << sc.name << ": a certificate is reported even without convergence";
     EXPECT_FALSE(r.history.empty()) << sc.name;
     // The certificate of the returned point: its primal is the objective of r.V.
-    const double primal = sc.formulation == Formulation::gated || sc.solve == &solve_block_coordinate
+    const double primal = sc.formulation == Formulation::gated || sc.solve == &solve_block_coordinate ||
+                                  sc.solve == &interior_point_without_warm_start
                               ? dense_objective(*p, r.V)
                               : relu_network_objective(*p, r.V);
     EXPECT_LE(test::rel_diff(r.certificate.primal, primal), 1e-11) << sc.name;

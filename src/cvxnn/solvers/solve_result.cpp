@@ -14,6 +14,7 @@ std::string to_string(SolveStatus status) {
     case SolveStatus::max_iterations: return "max_iterations";
     case SolveStatus::time_limit: return "time_limit";
     case SolveStatus::stopped: return "stopped";
+    case SolveStatus::stalled: return "stalled";
   }
   return "stopped";
 }
@@ -23,6 +24,7 @@ SolveStatus solve_status_from_string(const std::string& name) {
   if (name == "max_iterations") return SolveStatus::max_iterations;
   if (name == "time_limit") return SolveStatus::time_limit;
   if (name == "stopped") return SolveStatus::stopped;
+  if (name == "stalled") return SolveStatus::stalled;
   throw InvalidInput("unknown solver status '" + name + "'");
 }
 

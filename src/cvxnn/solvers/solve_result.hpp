@@ -12,7 +12,8 @@
 
 namespace cvxnn {
 
-enum class SolveStatus { converged, max_iterations, time_limit, stopped };
+/// `stalled`: no further progress is possible in double precision before the tolerance is met.
+enum class SolveStatus { converged, max_iterations, time_limit, stopped, stalled };
 std::string to_string(SolveStatus status);
 SolveStatus solve_status_from_string(const std::string& name);
 
