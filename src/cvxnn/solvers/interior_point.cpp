@@ -709,9 +709,10 @@ SolveResult solve_interior_point(const ConvexProblem& problem, const SolverOptio
 
   result.dual_direction = duals.best_direction();
   result.seconds = elapsed();
-  if (result.status == SolveStatus::converged) {
+  if (result.status != SolveStatus::stopped) {  // (a stopped solve returns what its callback saw)
     // The last record then describes the sparser point returned.
-    result.V = drop_negligible_groups(problem, result.V, result.certificate.dual, options.tol);
+    result.V = drop_negligible_groups(problem, result.V, result.certificate.dual,
+                                      std::max(options.tol, result.certificate.relative_gap));
     result.certificate.primal = problem.objective(result.V);
     result.certificate.set_dual(result.certificate.dual);
     result.history.back().objective = result.certificate.primal;
