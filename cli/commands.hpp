@@ -12,5 +12,6 @@ using Action = std::function<int()>;
 Action add_fit_command(CLI::App& app);
 Action add_predict_command(CLI::App& app);
 Action add_certify_command(CLI::App& app);
+Action add_train_gd_command(CLI::App& app);
 
 }  // namespace cvxnn::cli

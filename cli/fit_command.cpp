@@ -1,7 +1,6 @@
 // cvxnn fit: data file → certified model file.
 #include <fmt/core.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -10,6 +9,7 @@
 #include "cvxnn/core/parallel.hpp"
 #include "cvxnn/model.hpp"
 #include "progress.hpp"
+#include "report.hpp"
 
 namespace cvxnn::cli {
 
@@ -23,9 +23,7 @@ struct FitArguments {
   std::string patterns = "256";
   std::string sampler = "gaussian";
   std::uint64_t seed = 0;
-  bool standardize = true;
-  bool standardize_targets = true;
-  bool no_bias = false;
+  DataFlags data_flags;
   double tol = 1e-6;
   int max_iter = 100000;
   double time_limit = 0.0;
@@ -34,17 +32,6 @@ struct FitArguments {
   bool quiet = false;
   std::string output;
 };
-
-void print_certificate(const Certificate& c, const std::string& status, int iterations, double seconds) {
-  fmt::print("status:            {} ({} iterations, {:.3f} s)\n", status, iterations, seconds);
-  fmt::print("certificate:\n");
-  fmt::print("  primal:          {:.12g}\n", c.primal);
-  fmt::print("  dual:            {:.12g}\n", c.dual);
-  fmt::print("  gap:             {:.6g}\n", c.gap);
-  fmt::print("  relative_gap:    {:.3e}\n", c.relative_gap);
-  fmt::print("  scope:           {}\n", to_string(c.scope));
-  if (c.constraint_violation > 0.0) fmt::print("  violation:       {:.3e}\n", c.constraint_violation);
-}
 
 int run_fit(const FitArguments& a) {
   set_num_threads(a.threads);
@@ -73,16 +60,9 @@ int run_fit(const FitArguments& a) {
   options.solver.callback = progress.callback();
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
 
-  // Fail before training, not after, when the model cannot be written there.
-  const std::filesystem::path out_dir = std::filesystem::absolute(a.output).parent_path();
-  if (!std::filesystem::is_directory(out_dir)) {
-    throw FileError(a.output + ": cannot write the model: folder " + out_dir.string() + " does not exist");
-  }
+  check_output_folder(a.output);
   const Dataset data = split_targets(read_table(a.data), a.targets);
-  DataOptions data_options;
-  data_options.standardize = a.standardize;
-  data_options.standardize_targets = a.standardize_targets;
-  data_options.bias = !a.no_bias;
+  const DataOptions data_options = a.data_flags.options();
   if (!a.quiet) {
     fmt::print(stderr, "data: {} samples, {} features, {} target(s); formulation {}, beta {}, patterns {}\n",
                data.X.rows(), data.X.cols(), data.Y.cols(), to_string(options.formulation), options.beta, a.patterns);
@@ -119,12 +99,7 @@ Action add_fit_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"gaussian", "network"}));
   app.add_option("--seed", a->seed, "Seed of the pattern sampler")->capture_default_str();
-  app.add_flag("--standardize,!--no-standardize", a->standardize, "Centre and scale the features")
-      ->capture_default_str();
-  app.add_flag("--standardize-targets,!--no-standardize-targets", a->standardize_targets,
-               "Centre and scale the targets (predictions are mapped back)")
-      ->capture_default_str();
-  app.add_flag("--no-bias", a->no_bias, "Do not append a ones column (no first-layer bias)");
+  a->data_flags.add_to(app);
   app.add_option("--tol", a->tol, "Stop at this relative duality gap")->capture_default_str();
   app.add_option("--max-iter", a->max_iter, "Iteration cap of the solver")->capture_default_str();
   app.add_option("--time-limit", a->time_limit, "Stop after this many seconds (0: no limit)")->capture_default_str();

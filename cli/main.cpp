@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, cvxnn::cli::Action> actions;
   CLI::App* fit_cmd = app.add_subcommand("fit", "Train a network by solving the convex program; write a model file");
   actions[fit_cmd] = cvxnn::cli::add_fit_command(*fit_cmd);
+  CLI::App* train_gd_cmd =
+      app.add_subcommand("train-gd", "Train a ReLU network by SGD or Adam (the baseline); write a model file");
+  actions[train_gd_cmd] = cvxnn::cli::add_train_gd_command(*train_gd_cmd);
   CLI::App* predict_cmd = app.add_subcommand("predict", "Predict with a model file");
   actions[predict_cmd] = cvxnn::cli::add_predict_command(*predict_cmd);
   CLI::App* certify_cmd = app.add_subcommand("certify", "Recompute a model's objective and duality gap on data");

@@ -1,11 +1,13 @@
 #include "cvxnn/model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <unordered_set>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/patterns/enumerate.hpp"
+#include "cvxnn/solvers/interior_point.hpp"
 
 namespace cvxnn {
 
@@ -40,6 +42,78 @@ Model train_convex_model(const Dataset& data, const DataOptions& data_options, c
   model.training.seconds = fit.solve.seconds;
   model.training.tol = options.solver.tol;
   if (details) *details = std::move(fit);
+  return model;
+}
+
+std::string GradientFitOptions::check() const {
+  if (hidden < 1) return "the network needs at least one hidden unit, got " + std::to_string(hidden);
+  if (!(beta >= 0.0) || !std::isfinite(beta)) return "beta must be a non-negative finite number";
+  return training.check();
+}
+
+Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
+                                 PatternSet* patterns, Matrix* dual_direction) {
+  // With c > 1 the programs' units feed one output each; a unit feeding several outputs costs less
+  // than its split copies, so their bound would not bound such a network.
+  if (Y.cols() != 1) {
+    throw InvalidInput("certifying a network trained by gradient descent needs a single target column (got " +
+                       std::to_string(Y.cols()) + "): the programs' bounds hold for units feeding one output");
+  }
+  PatternSet set = numerical_rank(X) <= 3 ? enumerate_patterns(X)
+                                          : make_pattern_set(X, network.W1, PatternSource::given);
+  const ConvexProblem problem(X, Y, set, Formulation::relu, beta);
+  // The network's own residual is usually far from the dual optimum and gives a weak bound. When
+  // the program is small enough, solve it and bound along its optimal residual instead: the gap is
+  // then how far the network is from the program's optimum (global with every pattern).
+  Matrix direction;
+  if (dual_direction && interior_point_step_flops(problem) <= 2e10) {
+    SolverOptions options;
+    options.tol = 1e-6;
+    options.max_iter = 500;
+    *dual_direction = solve_interior_point(problem, options).dual_direction;
+    direction = *dual_direction;
+  }
+  const Certificate certificate = certify_network(problem, network, direction);
+  if (patterns) *patterns = std::move(set);
+  return certificate;
+}
+
+Model train_gradient_model(const Dataset& data, const DataOptions& data_options, const GradientFitOptions& options,
+                           GradientTrainingResult* details) {
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  if (data.Y.cols() != 1) {
+    throw InvalidInput("train-gd takes one target column for now (got " + std::to_string(data.Y.cols()) +
+                       "): its certificate needs units feeding a single output");
+  }
+  Model model;
+  model.preprocessing = Preprocessing::fit(data.X, data.Y, data_options.standardize, data_options.standardize_targets,
+                                           data_options.bias, data.feature_names, data.target_names);
+  const Matrix X = model.preprocessing.transform_features(data.X);
+  const Matrix Y = model.preprocessing.transform_targets(data.Y);
+  const RandomNetworkInit init = random_network_init(X.cols(), options.hidden, Y.cols(), options.init_seed);
+  TwoLayerNetwork initial;
+  initial.W1 = init.W1;
+  initial.W2 = init.W2;
+  GradientTrainingResult trained = train_gradient(X, Y, initial, options.training);
+
+  PatternSet patterns;
+  model.formulation = Formulation::relu;
+  model.beta = options.beta;
+  model.feature_names = data.feature_names;
+  model.target_names = data.target_names;
+  model.network = trained.network;
+  model.certificate = certify_relu_network(X, Y, trained.network, options.beta, &patterns, &model.dual_direction);
+  model.pattern_gates = patterns.gates;
+  model.pattern_source = patterns.source;
+  model.patterns_complete = patterns.complete;
+  model.training.method = "gradient-" + to_string(options.training.optimizer);
+  model.training.samples = data.X.rows();
+  model.training.input_features = data.X.cols();
+  model.training.outputs = data.Y.cols();
+  model.training.status = trained.stopped ? "stopped" : "finished";
+  model.training.iterations = trained.steps;
+  model.training.seconds = trained.seconds;
+  if (details) *details = std::move(trained);
   return model;
 }
 

@@ -5,6 +5,7 @@
 #include "cvxnn/data/table.hpp"
 #include "cvxnn/fit.hpp"
 #include "cvxnn/io/model_file.hpp"
+#include "cvxnn/network/gradient_training.hpp"
 
 namespace cvxnn {
 
@@ -18,6 +19,33 @@ struct DataOptions {
 /// receives the solver's full result.
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
                          FitResult* details = nullptr);
+
+/// The nonconvex baseline: a ReLU network of `hidden` units, PyTorch's default initialisation
+/// (seeded), trained by gradient steps on the preprocessed data.
+struct GradientFitOptions {
+  Index hidden = 100;
+  double beta = 1e-3;            ///< β of the (NC) objective the certificate reports
+  std::uint64_t init_seed = 0;   ///< seed of the initial network (random_network_init)
+  GradientTrainingOptions training;  ///< its weight_decay is what the optimiser uses (may differ from β)
+
+  /// Empty when valid, else what is wrong.
+  std::string check() const;
+};
+
+/// Certificate of any ReLU network on preprocessed (X, Y) for weight decay β, against the relu
+/// program (R) over every pattern when X has rank ≤ 3 (exact enumeration: scope global, a bound
+/// on every network of any width), otherwise over the patterns of the network's own units.
+/// `patterns` (optional) receives the pattern set used. With `dual_direction` given, the program
+/// is also solved (interior point, when affordable) and the bound taken along its optimal residual,
+/// which `dual_direction` receives (empty when the program was too large): a much tighter bound
+/// than the network's own residual gives.
+Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
+                                 PatternSet* patterns = nullptr, Matrix* dual_direction = nullptr);
+
+/// Preprocesses `data`, trains by gradient steps, certifies (certify_relu_network) and packs a
+/// model file's contents: `predict` and `certify` work on it as on convex models.
+Model train_gradient_model(const Dataset& data, const DataOptions& data_options, const GradientFitOptions& options,
+                           GradientTrainingResult* details = nullptr);
 
 struct Recertification {
   Certificate certificate;          ///< recomputed from the model's weights and gates on the data
