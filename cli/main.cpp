@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   CLI::App* train_gd_cmd =
       app.add_subcommand("train-gd", "Train a ReLU network by SGD or Adam (the baseline); write a model file");
   actions[train_gd_cmd] = cvxnn::cli::add_train_gd_command(*train_gd_cmd);
+  CLI::App* demo_cmd = app.add_subcommand("demo", "Worked examples: `demo sine` (the seed notebook)");
+  actions[demo_cmd] = cvxnn::cli::add_demo_command(*demo_cmd);
   CLI::App* predict_cmd = app.add_subcommand("predict", "Predict with a model file");
   actions[predict_cmd] = cvxnn::cli::add_predict_command(*predict_cmd);
   CLI::App* certify_cmd = app.add_subcommand("certify", "Recompute a model's objective and duality gap on data");

@@ -8,6 +8,8 @@ packages=(
   cmake ninja-build g++ libeigen3-dev libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   # independent reference checks in the test suite
   python3 python3-numpy python3-scipy python3-cvxopt
+  # figures of `cvxnn demo sine` and `cvxnn plot` (optional at run time: without it a .gp script is left)
+  gnuplot-nox
 )
 
 missing=()

@@ -21,27 +21,40 @@ Model train_convex_model(const Dataset& data, const DataOptions& data_options, c
   const Matrix Y = model.preprocessing.transform_targets(data.Y);
   FitResult fit = fit_convex(X, Y, options);
 
-  model.formulation = options.formulation;
-  model.beta = options.beta;
-  model.feature_names = data.feature_names;
-  model.target_names = data.target_names;
-  model.network = fit.network;
-  model.pattern_gates = fit.patterns.gates;
-  model.pattern_signs = fit.patterns.signs;
-  model.pattern_source = fit.patterns.source;
-  model.patterns_complete = fit.patterns.complete;
-  model.pattern_seed = fit.patterns.seed;
-  model.certificate = fit.certificate;
-  model.dual_direction = fit.solve.dual_direction;
-  model.training.method = "convex-" + to_string(options.solver_kind);
-  model.training.samples = data.X.rows();
-  model.training.input_features = data.X.cols();
-  model.training.outputs = data.Y.cols();
-  model.training.status = to_string(fit.solve.status);
-  model.training.iterations = fit.solve.iterations;
-  model.training.seconds = fit.solve.seconds;
-  model.training.tol = options.solver.tol;
+  TrainingSummary training;
+  training.method = "convex-" + to_string(options.solver_kind);
+  training.samples = data.X.rows();
+  training.input_features = data.X.cols();
+  training.outputs = data.Y.cols();
+  training.status = to_string(fit.solve.status);
+  training.iterations = fit.solve.iterations;
+  training.seconds = fit.solve.seconds;
+  training.tol = options.solver.tol;
+  model = make_model(model.preprocessing, data.feature_names, data.target_names, fit.network, options.formulation, options.beta, fit.patterns,
+                     fit.certificate, fit.solve.dual_direction, training);
   if (details) *details = std::move(fit);
+  return model;
+}
+
+Model make_model(const Preprocessing& preprocessing, const std::vector<std::string>& feature_names,
+                 const std::vector<std::string>& target_names, const TwoLayerNetwork& network, Formulation formulation,
+                 double beta, const PatternSet& patterns, const Certificate& certificate, const Matrix& dual_direction,
+                 const TrainingSummary& training) {
+  Model model;
+  model.preprocessing = preprocessing;
+  model.feature_names = feature_names;
+  model.target_names = target_names;
+  model.formulation = formulation;
+  model.beta = beta;
+  model.network = network;
+  model.pattern_gates = patterns.gates;
+  model.pattern_signs = patterns.signs;
+  model.pattern_source = patterns.source;
+  model.patterns_complete = patterns.complete;
+  model.pattern_seed = patterns.seed;
+  model.certificate = certificate;
+  model.dual_direction = dual_direction;
+  model.training = training;
   return model;
 }
 
@@ -97,22 +110,19 @@ Model train_gradient_model(const Dataset& data, const DataOptions& data_options,
   GradientTrainingResult trained = train_gradient(X, Y, initial, options.training);
 
   PatternSet patterns;
-  model.formulation = Formulation::relu;
-  model.beta = options.beta;
-  model.feature_names = data.feature_names;
-  model.target_names = data.target_names;
-  model.network = trained.network;
-  model.certificate = certify_relu_network(X, Y, trained.network, options.beta, &patterns, &model.dual_direction);
-  model.pattern_gates = patterns.gates;
-  model.pattern_source = patterns.source;
-  model.patterns_complete = patterns.complete;
-  model.training.method = "gradient-" + to_string(options.training.optimizer);
-  model.training.samples = data.X.rows();
-  model.training.input_features = data.X.cols();
-  model.training.outputs = data.Y.cols();
-  model.training.status = trained.stopped ? "stopped" : "finished";
-  model.training.iterations = trained.steps;
-  model.training.seconds = trained.seconds;
+  Matrix dual_direction;
+  const Certificate certificate =
+      certify_relu_network(X, Y, trained.network, options.beta, &patterns, &dual_direction);
+  TrainingSummary training;
+  training.method = "gradient-" + to_string(options.training.optimizer);
+  training.samples = data.X.rows();
+  training.input_features = data.X.cols();
+  training.outputs = data.Y.cols();
+  training.status = trained.stopped ? "stopped" : "finished";
+  training.iterations = trained.steps;
+  training.seconds = trained.seconds;
+  model = make_model(model.preprocessing, data.feature_names, data.target_names, trained.network, Formulation::relu, options.beta, patterns, certificate,
+                     dual_direction, training);
   if (details) *details = std::move(trained);
   return model;
 }

@@ -15,6 +15,13 @@ struct DataOptions {
   bool bias = true;                 ///< append a ones column (the first layer's bias)
 };
 
+/// Packs a network trained on data preprocessed by `preprocessing` into a model file's contents:
+/// the pattern set its certificate ranged over and the dual direction behind the bound.
+Model make_model(const Preprocessing& preprocessing, const std::vector<std::string>& feature_names,
+                 const std::vector<std::string>& target_names, const TwoLayerNetwork& network, Formulation formulation,
+                 double beta, const PatternSet& patterns, const Certificate& certificate, const Matrix& dual_direction,
+                 const TrainingSummary& training);
+
 /// Preprocesses `data`, trains, and packs everything a model file holds. `details` (optional)
 /// receives the solver's full result.
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
