@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   actions[train_gd_cmd] = cvxnn::cli::add_train_gd_command(*train_gd_cmd);
   CLI::App* demo_cmd = app.add_subcommand("demo", "Worked examples: `demo sine` (the seed notebook)");
   actions[demo_cmd] = cvxnn::cli::add_demo_command(*demo_cmd);
+  CLI::App* plot_cmd = app.add_subcommand("plot", "Draw a 1-D model's fit over its data (gnuplot)");
+  actions[plot_cmd] = cvxnn::cli::add_plot_command(*plot_cmd);
   CLI::App* predict_cmd = app.add_subcommand("predict", "Predict with a model file");
   actions[predict_cmd] = cvxnn::cli::add_predict_command(*predict_cmd);
   CLI::App* certify_cmd = app.add_subcommand("certify", "Recompute a model's objective and duality gap on data");

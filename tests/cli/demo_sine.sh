@@ -59,6 +59,27 @@ for column, key in enumerate(["gd", "convex-initial", "global"], start=1):
     assert np.allclose(grid, curves[:, column], rtol=1e-12, atol=1e-12), (key, abs(grid - curves[:, column]).max())
 PYEOF
 
+# cvxnn plot on a written model: its curve data are the model's predictions on its grid.
+mkdir -p "$TMP/plot"
+"$CVXNN" plot "$OUT/global.json" --data "$OUT/data.csv" -o "$TMP/plot/fit" >"$TMP/plot.out" 2>&1 ||
+  fail "cvxnn plot failed: $(cat "$TMP/plot.out")"
+[[ -s "$TMP/plot/fit.gp" && -s "$TMP/plot/fit-curves.csv" ]] || fail "cvxnn plot did not write its script and data"
+"$CVXNN" predict "$OUT/global.json" --data "$TMP/plot/fit-curves.csv" -o "$TMP/plot-pred.csv" >/dev/null 2>&1 ||
+  fail "predict on the plot grid failed"
+"$PY" -c '
+import sys, numpy as np
+curves = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1)
+pred = np.loadtxt(sys.argv[2], delimiter=",", skiprows=1)
+assert np.allclose(curves[:, 1], pred, rtol=1e-12, atol=1e-12)
+' "$TMP/plot/fit-curves.csv" "$TMP/plot-pred.csv" || fail "cvxnn plot's curve differs from the model's predictions"
+# Models with more than one feature are refused with a clear message (exit 2).
+printf 'a,b,y\n0,1,2\n1,0,3\n2,2,1\n3,1,0\n' >"$TMP/two.csv"
+"$CVXNN" train-gd --data "$TMP/two.csv" --target y --hidden 3 --steps 10 -q -o "$TMP/two.json" >/dev/null 2>&1 ||
+  fail "train-gd on two features failed"
+rc=0
+"$CVXNN" plot "$TMP/two.json" --data "$TMP/two.csv" -o "$TMP/plot/two" >/dev/null 2>"$TMP/plot2.err" || rc=$?
+((rc == 2)) && grep -q "one feature" "$TMP/plot2.err" || fail "plot of a 2-feature model: exit $rc, $(cat "$TMP/plot2.err")"
+
 if ((FAILURES > 0)); then
   echo "demo_sine: $FAILURES check(s) failed" >&2
   exit 1
