@@ -70,6 +70,7 @@ int run_fit(const FitArguments& a) {
   FitResult details;
   const Model model = train_convex_model(data, data_options, options, &details);
   if (!a.quiet && !details.solve.history.empty()) progress.print(details.solve.history.back());
+  progress.finish();
   save_model(model, a.output);
 
   fmt::print("model:             {} ({} units of {} patterns, {} network)\n", a.output, model.network.width(),

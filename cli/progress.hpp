@@ -1,8 +1,10 @@
-// Progress lines for long solves: one header, then a line per certificate check, at most a few
-// per second so long runs stay readable, plus the last one.
+// Progress of long solves on stderr: one header, then the latest certificate check. On a terminal
+// the line is rewritten in place (\r) up to ten times a second; otherwise (logs, pipes) plain lines
+// are written at most twice a second, plus the last one. --quiet silences both.
 #pragma once
 
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -12,17 +14,13 @@ namespace cvxnn::cli {
 
 class ProgressPrinter {
  public:
-  explicit ProgressPrinter(bool quiet, double min_interval_seconds = 0.5)
-      : quiet_(quiet), min_interval_(min_interval_seconds) {}
+  explicit ProgressPrinter(bool quiet)
+      : quiet_(quiet), terminal_(isatty(fileno(stderr)) != 0), min_interval_(terminal_ ? 0.1 : 0.5) {}
+  ~ProgressPrinter() { finish(); }
 
   SolverCallback callback() {
     return [this](const IterationRecord& r) {
       if (quiet_) return true;
-      if (!header_printed_) {
-        fmt::print(stderr, "{:>9} {:>9} {:>16} {:>16} {:>10} {:>10}\n", "iter", "time[s]", "objective", "dual bound",
-                   "rel. gap", "violation");
-        header_printed_ = true;
-      }
       if (printed_ > 0 && r.seconds - last_seconds_ < min_interval_) return true;
       print(r);
       return true;
@@ -30,16 +28,37 @@ class ProgressPrinter {
   }
 
   void print(const IterationRecord& r) {
-    fmt::print(stderr, "{:>9} {:>9.2f} {:>16.10g} {:>16.10g} {:>10.3e} {:>10.2e}\n", r.iteration, r.seconds,
-               r.objective, r.dual, r.relative_gap, r.constraint_violation);
+    if (quiet_) return;
+    if (!header_printed_) {
+      fmt::print(stderr, "{:>9} {:>9} {:>16} {:>16} {:>10} {:>10}\n", "iter", "time[s]", "objective", "dual bound",
+                 "rel. gap", "violation");
+      header_printed_ = true;
+    }
+    const std::string line = fmt::format("{:>9} {:>9.2f} {:>16.10g} {:>16.10g} {:>10.3e} {:>10.2e}", r.iteration,
+                                         r.seconds, r.objective, r.dual, r.relative_gap, r.constraint_violation);
+    if (terminal_) {
+      fmt::print(stderr, "\r{}\033[K", line);
+      std::fflush(stderr);
+      line_open_ = true;
+    } else {
+      fmt::print(stderr, "{}\n", line);
+    }
     last_seconds_ = r.seconds;
     ++printed_;
   }
 
+  /// Ends the line being rewritten on a terminal (call before printing anything else).
+  void finish() {
+    if (line_open_) fmt::print(stderr, "\n");
+    line_open_ = false;
+  }
+
  private:
   bool quiet_;
+  bool terminal_;
   double min_interval_;
   bool header_printed_ = false;
+  bool line_open_ = false;
   int printed_ = 0;
   double last_seconds_ = 0.0;
 };
