@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 
 #include "cvxnn/solvers/solve_result.hpp"
 
@@ -61,6 +62,40 @@ class ProgressPrinter {
   bool line_open_ = false;
   int printed_ = 0;
   double last_seconds_ = 0.0;
+};
+
+}  // namespace cvxnn::cli
+
+namespace cvxnn::cli {
+
+/// "step k of N" rewritten in place on a terminal, at most ten times a second; nothing otherwise
+/// (the training log's periodic lines are the progress of non-interactive runs).
+class StepProgress {
+ public:
+  StepProgress(bool quiet, int total) : enabled_(!quiet && isatty(fileno(stderr)) != 0), total_(total) {}
+  ~StepProgress() { finish(); }
+
+  std::function<void(int, double)> callback() {
+    if (!enabled_) return {};
+    return [this](int step, double seconds) {
+      if (seconds - last_ < 0.1) return;
+      last_ = seconds;
+      fmt::print(stderr, "\rstep {} of {} ({:.0f}%), {:.1f} s\033[K", step, total_, 100.0 * step / total_, seconds);
+      std::fflush(stderr);
+      open_ = true;
+    };
+  }
+  /// Clears the progress line (before printing anything else on stderr).
+  void finish() {
+    if (open_) fmt::print(stderr, "\r\033[K");
+    open_ = false;
+  }
+
+ private:
+  bool enabled_;
+  int total_;
+  double last_ = 0.0;
+  bool open_ = false;
 };
 
 }  // namespace cvxnn::cli

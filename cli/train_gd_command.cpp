@@ -10,6 +10,7 @@
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/core/parallel.hpp"
 #include "cvxnn/model.hpp"
+#include "progress.hpp"
 #include "report.hpp"
 
 namespace cvxnn::cli {
@@ -49,8 +50,11 @@ int run_train_gd(const TrainGdArguments& a) {
   options.training.batch_size = a.batch_size;
   options.training.seed = a.seed;
   options.training.log_every = a.log_every;
+  StepProgress steps(a.quiet, a.steps);
+  options.training.progress = steps.callback();
   if (!a.quiet) {
-    options.training.callback = [](const TrainingLogEntry& e) {
+    options.training.callback = [&steps](const TrainingLogEntry& e) {
+      steps.finish();
       fmt::print(stderr, "step {:>7}  loss {:.10g}  objective {:.10g}  ({:.2f} s)\n", e.step, e.loss, e.objective,
                  e.seconds);
       return true;
@@ -65,6 +69,7 @@ int run_train_gd(const TrainGdArguments& a) {
                options.training.weight_decay, a.beta);
   }
   const Model model = train_gradient_model(data, a.data_flags.options(), options);
+  steps.finish();
   save_model(model, a.output);
   fmt::print("model:             {} ({} units, ReLU network, {})\n", a.output, model.network.width(),
              model.training.method);

@@ -234,6 +234,7 @@ GradientTrainingResult train_gradient(const Matrix& X, const Matrix& Y, const Tw
       update_W1.apply(W1t, grad_W1t, step);
       update_W2.apply(net.W2, grad_W2, step);
       result.steps = step;
+      if (options.progress && step % 64 == 0) options.progress(step, elapsed());
       const bool due = (options.log_every > 0 && step % options.log_every == 0) || step == options.steps;
       if (due && !log(step)) {
         result.stopped = true;

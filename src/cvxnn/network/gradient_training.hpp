@@ -44,6 +44,8 @@ struct GradientTrainingOptions {
   int log_every = 2000;       ///< 0: only the first and last entries
   /// Called with every log entry; return false to stop training.
   std::function<bool(const TrainingLogEntry&)> callback;
+  /// Called every 64 steps with the steps taken and the seconds elapsed (progress displays).
+  std::function<void(int, double)> progress;
 
   /// Empty when valid, else what is wrong.
   std::string check() const;
