@@ -613,7 +613,9 @@ class PrimalDualMethod {
 // against the best dual bound, still meets the tolerance: the largest such threshold wins.
 ColMatrix drop_negligible_groups(const ConvexProblem& problem, const ColMatrix& V, double dual, double tol) {
   const Vector norms = V.colwise().norm().transpose();
-  const double largest = norms.size() ? norms.maxCoeff() : 0.0;
+  // (a loop, not maxCoeff(): GCC 12 warns spuriously inside its AVX-512 max intrinsic)
+  double largest = 0.0;
+  for (Index j = 0; j < norms.size(); ++j) largest = std::max(largest, norms(j));
   if (largest == 0.0) return V;
   for (double ratio = 1e-1; ratio >= 1e-12; ratio *= 0.1) {
     ColMatrix candidate = V;
