@@ -132,14 +132,9 @@ namespace {
 // Whether every pattern of `all` appears among the columns of `have`.
 bool contains_every_pattern(const Mask& have, const Mask& all) {
   std::unordered_set<std::string> keys;
-  auto key = [](const Mask& m, Index col) {
-    std::string k(static_cast<std::size_t>(m.rows()), '\0');
-    for (Index r = 0; r < m.rows(); ++r) k[static_cast<std::size_t>(r)] = static_cast<char>(m(r, col));
-    return k;
-  };
-  for (Index i = 0; i < have.cols(); ++i) keys.insert(key(have, i));
+  for (Index i = 0; i < have.cols(); ++i) keys.insert(pattern_key(have, i));
   for (Index i = 0; i < all.cols(); ++i) {
-    if (!keys.count(key(all, i))) return false;
+    if (!keys.count(pattern_key(all, i))) return false;
   }
   return true;
 }

@@ -37,9 +37,6 @@ Mask compute_mask(const Matrix& X, const Matrix& gates) {
   return (scores.array() >= 0.0).cast<std::uint8_t>();
 }
 
-namespace {
-
-// A pattern (and its sign row, if any) as a byte string: the de-duplication key.
 std::string pattern_key(const Mask& mask, Index column, const Matrix& signs) {
   std::string key(static_cast<std::size_t>(mask.rows()), '\0');
   for (Index k = 0; k < mask.rows(); ++k) key[static_cast<std::size_t>(k)] = static_cast<char>(mask(k, column));
@@ -48,8 +45,6 @@ std::string pattern_key(const Mask& mask, Index column, const Matrix& signs) {
   }
   return key;
 }
-
-}  // namespace
 
 PatternSet make_pattern_set(const Matrix& X, const Matrix& gates, PatternSource source,
                             const Matrix& signs) {

@@ -35,6 +35,10 @@ struct PatternSet {
 /// mask(k, i) = 1[x_k·g_i ≥ 0] for X (n×d) and gates (P×d).
 Mask compute_mask(const Matrix& X, const Matrix& gates);
 
+/// Column `column` of the mask (and its sign row, when `signs` is given) as a byte string: equal
+/// keys, equal patterns. The key of de-duplication and of completeness checks.
+std::string pattern_key(const Mask& mask, Index column, const Matrix& signs = Matrix());
+
 /// Builds a pattern set from candidate gates: computes the masks, drops the all-zero pattern
 /// (it contributes nothing) and keeps the first gate of each distinct pattern. With `signs`
 /// (P×c), two gates with the same pattern but different signs are both kept.
