@@ -24,7 +24,7 @@ constexpr int kMaxTinySteps = 5;
 constexpr Index kWoodburyBlock = 32;
 // Rounds of iterative refinement of each Newton solve.
 constexpr int kRefinementRounds = 2;
-// The shift δ added to every barrier block, relative to the data's curvature (see factorise).
+// The shift δ added to every block B_j, relative to the data's curvature (see factorise).
 constexpr double kRelativeShift = 1e-7;
 
 using Dense = Eigen::MatrixXd;
@@ -147,7 +147,6 @@ class PrimalDualMethod {
 
   const ColMatrix& V() const { return V_; }
   const Matrix& yhat() const { return yhat_; }
-  Index excluded_groups() const { return excluded_; }
   /// The program's objective at the iterate (with ‖v_j‖, not τ_j).
   double objective() const { return problem_.loss(yhat_) + problem_.penalty(V_); }
   /// sᵀz: the duality gap of the cone program when the dual residual vanishes.
@@ -609,7 +608,7 @@ class PrimalDualMethod {
   std::vector<Eigen::LLT<Dense>> woodbury_;  // S_o per output
 };
 
-// Zeroes the groups the barrier left tiny (it never sets any exactly to zero) when the objective,
+// Zeroes the groups the interior-point method left tiny (it never reaches zero exactly) when the objective,
 // against the best dual bound, still meets the tolerance: the largest such threshold wins.
 ColMatrix drop_negligible_groups(const ConvexProblem& problem, const ColMatrix& V, double dual, double tol) {
   const Vector norms = V.colwise().norm().transpose();
@@ -644,7 +643,7 @@ SolveResult solve_interior_point(const ConvexProblem& problem, const SolverOptio
   SolveResult result;
   DualTracker duals(problem, 0);  // the central path's residuals are already the duals
 
-  // The zero network first: it is optimal for β ≥ β_max and then no barrier is needed.
+  // The zero network first: it is optimal for β ≥ β_max and then no iteration is needed.
   {
     const Matrix zero = Matrix::Zero(problem.num_samples(), problem.num_outputs());
     result.V = ColMatrix::Zero(problem.num_features(), problem.num_groups());
