@@ -15,5 +15,6 @@ Action add_certify_command(CLI::App& app);
 Action add_train_gd_command(CLI::App& app);
 Action add_demo_command(CLI::App& app);
 Action add_plot_command(CLI::App& app);
+Action add_path_command(CLI::App& app);
 
 }  // namespace cvxnn::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, cvxnn::cli::Action> actions;
   CLI::App* fit_cmd = app.add_subcommand("fit", "Train a network by solving the convex program; write a model file");
   actions[fit_cmd] = cvxnn::cli::add_fit_command(*fit_cmd);
+  CLI::App* path_cmd = app.add_subcommand("path", "Certified fits over a beta grid from beta_max down");
+  actions[path_cmd] = cvxnn::cli::add_path_command(*path_cmd);
   CLI::App* train_gd_cmd =
       app.add_subcommand("train-gd", "Train a ReLU network by SGD or Adam (the baseline); write a model file");
   actions[train_gd_cmd] = cvxnn::cli::add_train_gd_command(*train_gd_cmd);

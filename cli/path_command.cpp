@@ -1,0 +1,127 @@
+// cvxnn path: certified fits over a β grid from β_max down (see cvxnn/path.hpp).
+#include <fmt/core.h>
+
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "cvxnn/core/parallel.hpp"
+#include "cvxnn/data/table.hpp"
+#include "cvxnn/model.hpp"
+#include "cvxnn/path.hpp"
+#include "report.hpp"
+
+namespace cvxnn::cli {
+
+namespace {
+
+struct PathArguments {
+  std::string data;
+  std::vector<std::string> targets;
+  std::string formulation = "gated";
+  std::string patterns = "256";
+  std::string sampler = "gaussian";
+  std::uint64_t seed = 0;
+  Index points = 10;
+  double min_ratio = 1e-3;
+  std::vector<double> betas;
+  double tol = 1e-6;
+  int max_iter = 100000;
+  std::string solver = "auto";
+  DataFlags data_flags;
+  int threads = 0;
+  bool quiet = false;
+  std::string output;
+};
+
+int run_path(const PathArguments& a) {
+  set_num_threads(a.threads);
+  PathOptions options;
+  options.fit.formulation = formulation_from_string(a.formulation);
+  if (a.patterns == "all") {
+    options.fit.all_patterns = true;
+  } else {
+    try {
+      std::size_t used = 0;
+      options.fit.pattern_count = static_cast<Index>(std::stoll(a.patterns, &used));
+      if (used != a.patterns.size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::logic_error&) {
+      throw InvalidInput("--patterns expects a positive integer or 'all', got '" + a.patterns + "'");
+    }
+  }
+  options.fit.sampler = pattern_sampler_from_string(a.sampler);
+  options.fit.seed = a.seed;
+  options.fit.solver_kind = solver_kind_from_string(a.solver);
+  options.fit.solver.tol = a.tol;
+  options.fit.solver.max_iter = a.max_iter;
+  options.points = a.points;
+  options.min_ratio = a.min_ratio;
+  options.betas = a.betas;
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  if (!a.output.empty()) check_output_folder(a.output, "the path");
+
+  const Dataset data = split_targets(read_table(a.data), a.targets);
+  const DataOptions data_options = a.data_flags.options();
+  const Preprocessing preprocessing = Preprocessing::fit(data.X, data.Y, data_options.standardize,
+                                                         data_options.standardize_targets, data_options.bias,
+                                                         data.feature_names, data.target_names);
+  const Matrix X = preprocessing.transform_features(data.X);
+  const Matrix Y = preprocessing.transform_targets(data.Y);
+
+  const std::string header = fmt::format("{:>12} {:>16} {:>16} {:>10} {:>6} {:>11} {:>9}  {}", "beta", "objective",
+                                         "dual bound", "rel. gap", "units", "train MSE", "time [s]", "status");
+  bool header_printed = false;
+  auto print_point = [&](const PathPoint& p) {
+    if (!header_printed) {
+      fmt::print("{}\n", header);
+      header_printed = true;
+    }
+    fmt::print("{:>12.4e} {:>16.10g} {:>16.10g} {:>10.2e} {:>6} {:>11.4e} {:>9.3f}  {} ({} it)\n", p.beta,
+               p.certificate.primal, p.certificate.dual, p.certificate.relative_gap, p.units, p.mse, p.seconds,
+               to_string(p.status), p.iterations);
+    std::fflush(stdout);
+  };
+  if (!a.quiet) fmt::print(stderr, "data: {} samples, {} features; formulation {}\n", X.rows(), data.X.cols(), a.formulation);
+  const PathResult path = regularization_path(X, Y, options, print_point);
+  fmt::print("beta_max: {:.10g} (the zero network is optimal from there on; {} patterns, scope {})\n", path.beta_max,
+             path.patterns.num_patterns(), path.points.empty() ? "-" : to_string(path.points.front().certificate.scope));
+  if (!a.output.empty()) {
+    std::string csv = "beta,objective,dual,relative_gap,units,train_mse,status,iterations,seconds\n";
+    for (const PathPoint& p : path.points) {
+      csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", p.beta, p.certificate.primal, p.certificate.dual,
+                         p.certificate.relative_gap, p.units, p.mse, to_string(p.status), p.iterations, p.seconds);
+    }
+    write_text_file_atomically(a.output, csv);
+    fmt::print("path: {}\n", a.output);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Action add_path_command(CLI::App& app) {
+  auto a = std::make_shared<PathArguments>();
+  app.add_option("--data", a->data, "Training data: CSV with a header row, or .npy")->required();
+  app.add_option("--target", a->targets, "Target column(s), by name or 0-based index")->required();
+  app.add_option("--formulation", a->formulation, "gated, relu or signed")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gated", "relu", "signed"}));
+  app.add_option("--patterns", a->patterns, "Gates to sample, or 'all' (rank <= 3)")->capture_default_str();
+  app.add_option("--sampler", a->sampler, "gaussian or network")->capture_default_str()->check(CLI::IsMember({"gaussian", "network"}));
+  app.add_option("--seed", a->seed, "Seed of the pattern sampler")->capture_default_str();
+  app.add_option("--points", a->points, "Grid points from beta_max down")->capture_default_str();
+  app.add_option("--min-ratio", a->min_ratio, "Smallest beta / beta_max")->capture_default_str();
+  app.add_option("--betas", a->betas, "An explicit grid instead (values of beta)");
+  app.add_option("--tol", a->tol, "Relative duality gap of each point")->capture_default_str();
+  app.add_option("--max-iter", a->max_iter, "Iteration cap per point")->capture_default_str();
+  app.add_option("--solver", a->solver, "auto, ipm, apg, al or bcd (as fit)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "apg", "al", "bcd", "ipm"}));
+  a->data_flags.add_to(app);
+  app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
+  app.add_flag("-q,--quiet", a->quiet, "No data line on stderr");
+  app.add_option("-o,--output", a->output, "CSV file for the path");
+  return [a] { return run_path(*a); };
+}
+
+}  // namespace cvxnn::cli
