@@ -11,10 +11,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cvxnn/core/parallel.hpp"
+#include "cvxnn/data/table.hpp"
+#include "cvxnn/model.hpp"
 #include "cvxnn/fit.hpp"
 #include "cvxnn/network/gradient_training.hpp"
 #include "cvxnn/patterns/enumerate.hpp"
@@ -58,6 +61,20 @@ double torch_seconds(const std::string& root, int n, int m, int steps, double lr
   info = out;
   const auto at = out.find("\"seconds\": ");
   return at == std::string::npos ? -1.0 : std::stod(out.substr(at + 11));
+}
+
+// Output of a command, and whether it exited 0.
+bool run_command(const std::string& command, std::string& out) {
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return false;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  return pclose(pipe) == 0;
+}
+
+double json_number(const std::string& text, const std::string& key) {
+  const auto at = text.find("\"" + key + "\": ");
+  return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size() + 4));
 }
 
 }  // namespace
@@ -105,6 +122,38 @@ int main(int argc, char** argv) {
   fmt::print("   signed program over the initial network's patterns (patterns + solve): {:.2f} ms, gap {:.1e} "
              "(target < 20 ms)\n",
              1e3 * signed_seconds, gap);
+
+  // Baseline: the same program by a general-purpose dense SOCP solver (cvxopt, as the notebook's
+  // CVXPY would hand it to one), via tools/reference_cvxopt.py on a model file of our solution.
+  {
+    const ConvexProblem problem(X, Y, patterns_from_network(X, init), Formulation::signed_relu, beta);
+    const SolveResult solved = solve(problem, SolverKind::automatic, solver);
+    const TwoLayerNetwork network = to_network(problem, solved.V);
+    const Certificate certificate = certify_network(problem, network, solved.dual_direction);
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "cvxnn-bench-sine";
+    std::filesystem::create_directories(dir);
+    Matrix raw(n, 2);
+    raw << x, Y;
+    write_csv((dir / "data.csv").string(), raw, {"x", "y"});
+    const Preprocessing identity = Preprocessing::fit(Matrix(x), Y, false, false, true, {"x"}, {"y"});
+    save_model(make_model(identity, {"x"}, {"y"}, network, Formulation::signed_relu, beta, problem.patterns(),
+                          certificate, solved.dual_direction, TrainingSummary()),
+               (dir / "model.json").string());
+    std::string out;
+    const bool ok = run_command(fmt::format("/usr/bin/python3 {}/tools/reference_cvxopt.py {} {} 2>&1", root,
+                                            (dir / "model.json").string(), (dir / "data.csv").string()),
+                                out);
+    const double cvxopt_seconds = json_number(out, "solve_seconds");
+    if (ok && cvxopt_seconds > 0.0) {
+      fmt::print("   the same program by cvxopt's SOCP solver (solve only): {:.2f} ms, optimum {:.10g} vs ours {:.10g}; "
+                 "ratio {:.1f}x\n",
+                 1e3 * cvxopt_seconds, json_number(out, "reference_optimum"), certificate.primal,
+                 cvxopt_seconds / signed_seconds);
+    } else {
+      fmt::print("   cvxopt baseline not measured: {}\n", out.substr(0, 300));
+    }
+    std::filesystem::remove_all(dir);
+  }
   const double global_seconds = median_seconds(21, [&] {
     const ConvexProblem problem(X, Y, enumerate_patterns(X), Formulation::relu, beta);
     gap = solve(problem, SolverKind::automatic, solver).certificate.relative_gap;
