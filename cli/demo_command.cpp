@@ -1,11 +1,13 @@
 // cvxnn demo sine: the seed notebook in one command (see cvxnn/demo/sine_demo.hpp).
 #include <fmt/core.h>
 
+#include <cstdio>
 #include <string>
 
 #include "commands.hpp"
 #include "cvxnn/core/parallel.hpp"
 #include "cvxnn/demo/sine_demo.hpp"
+#include "progress.hpp"
 
 namespace cvxnn::cli {
 
@@ -22,10 +24,17 @@ int run_sine(SineArguments a) {
   SineDemoOptions& o = a.options;
   fmt::print("sine demo: x = linspace(-1, 1, {}), y = sin({:g} x); {} ReLU units, SGD lr {:g} for {} steps; beta {:g}\n",
              o.points, o.frequency, o.neurons, o.learning_rate, o.steps, o.beta);
+  StepProgress steps(a.quiet, o.steps);
+  o.on_progress = steps.callback();
   if (!a.quiet) {
-    o.on_log = [](const TrainingLogEntry& e) { fmt::print("step {:>7}  loss {:.10g}\n", e.step, e.loss); };
+    o.on_log = [&steps](const TrainingLogEntry& e) {
+      steps.finish();
+      fmt::print("step {:>7}  loss {:.10g}\n", e.step, e.loss);
+      std::fflush(stdout);
+    };
   }
   const SineDemoResult r = run_sine_demo(o);
+  steps.finish();
 
   fmt::print("\n{:<30} {:>15} {:>11} {:>6} {:>9} {:>10} {:>8}  {}\n", "", "objective (NC)", "train MSE", "units",
              "time [s]", "rel. gap", "scope", "status");

@@ -100,6 +100,7 @@ SineDemoResult run_sine_demo(const SineDemoOptions& o) {
   gd_options.learning_rate = o.learning_rate;
   gd_options.steps = o.steps;
   gd_options.log_every = o.log_every;
+  gd_options.progress = o.on_progress;
   if (o.on_log) {
     gd_options.callback = [&](const TrainingLogEntry& entry) {
       o.on_log(entry);

@@ -34,6 +34,7 @@ struct SineDemoOptions {
   std::string output_dir = "sine-demo";
   double plot_min = -1.5, plot_max = 1.5;
   std::function<void(const TrainingLogEntry&)> on_log;  ///< the GD log, as the notebook prints it
+  std::function<void(int, double)> on_progress;         ///< GD steps taken and seconds, every 64 steps
 
   std::string check() const;
 };
