@@ -38,18 +38,7 @@ int run_fit(const FitArguments& a) {
   FitOptions options;
   options.formulation = formulation_from_string(a.formulation);
   options.beta = a.beta;
-  if (a.patterns == "all") {
-    options.all_patterns = true;
-  } else {
-    try {
-      std::size_t used = 0;
-      const long long count = std::stoll(a.patterns, &used);
-      if (used != a.patterns.size()) throw std::invalid_argument("trailing characters");
-      options.pattern_count = static_cast<Index>(count);
-    } catch (const std::logic_error&) {
-      throw InvalidInput("--patterns expects a positive integer or 'all', got '" + a.patterns + "'");
-    }
-  }
+  set_pattern_choice(a.patterns, options);
   options.sampler = pattern_sampler_from_string(a.sampler);
   options.seed = a.seed;
   options.solver_kind = solver_kind_from_string(a.solver);

@@ -38,17 +38,7 @@ int run_path(const PathArguments& a) {
   set_num_threads(a.threads);
   PathOptions options;
   options.fit.formulation = formulation_from_string(a.formulation);
-  if (a.patterns == "all") {
-    options.fit.all_patterns = true;
-  } else {
-    try {
-      std::size_t used = 0;
-      options.fit.pattern_count = static_cast<Index>(std::stoll(a.patterns, &used));
-      if (used != a.patterns.size()) throw std::invalid_argument("trailing characters");
-    } catch (const std::logic_error&) {
-      throw InvalidInput("--patterns expects a positive integer or 'all', got '" + a.patterns + "'");
-    }
-  }
+  set_pattern_choice(a.patterns, options.fit);
   options.fit.sampler = pattern_sampler_from_string(a.sampler);
   options.fit.seed = a.seed;
   options.fit.solver_kind = solver_kind_from_string(a.solver);

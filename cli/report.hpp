@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 #include "cvxnn/core/error.hpp"
@@ -30,6 +31,22 @@ inline void check_output_folder(const std::string& path, const std::string& what
   const std::filesystem::path folder = std::filesystem::absolute(path).parent_path();
   if (!std::filesystem::is_directory(folder)) {
     throw FileError(path + ": cannot write " + what + ": folder " + folder.string() + " does not exist");
+  }
+}
+
+/// --patterns N|all into the fit options (a positive count to sample, or exact enumeration).
+inline void set_pattern_choice(const std::string& text, FitOptions& options) {
+  if (text == "all") {
+    options.all_patterns = true;
+    return;
+  }
+  try {
+    std::size_t used = 0;
+    const long long count = std::stoll(text, &used);
+    if (used != text.size()) throw std::invalid_argument("trailing characters");
+    options.pattern_count = static_cast<Index>(count);
+  } catch (const std::logic_error&) {
+    throw InvalidInput("--patterns expects a positive integer or 'all', got '" + text + "'");
   }
 }
 
