@@ -81,8 +81,7 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
   // first-order methods need thousands, and on the cone-constrained programs their certificates
   // lag (see dual_tracker.hpp). Past a few seconds per Newton step the first-order methods are the
   // only affordable choice.
-  constexpr double kInteriorPointFlops = 2e10;
-  if (interior_point_step_flops(problem) <= kInteriorPointFlops) return solve_interior_point(problem, options);
+  if (interior_point_affordable(problem)) return solve_interior_point(problem, options);
   return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
                                : solve_proximal_gradient(problem, options, warm_start);
 }

@@ -79,7 +79,7 @@ Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLaye
   // the program is small enough, solve it and bound along its optimal residual instead: the gap is
   // then how far the network is from the program's optimum (global with every pattern).
   Matrix direction;
-  if (dual_direction && interior_point_step_flops(problem) <= 2e10) {
+  if (dual_direction && interior_point_affordable(problem)) {
     SolverOptions options;
     options.tol = 1e-6;
     options.max_iter = 500;

@@ -384,6 +384,16 @@ INSTANTIATE_TEST_SUITE_P(Formulations, InteriorPoint,
                                   std::to_string(std::get<1>(param_info.param));
                          });
 
+TEST(InteriorPointLimits, RefusesProblemsThatWouldNotFitInMemory) {
+  // 50000 samples: the n×n Woodbury matrix alone is 18.6 GiB.
+  const auto big = test::random_problem(Formulation::gated, 50000, 1, 1, 3, 1e-3, 99);
+  EXPECT_FALSE(interior_point_affordable(*big));
+  EXPECT_GT(interior_point_memory_bytes(*big), 16.0 * 1024 * 1024 * 1024);
+  test::expect_throws_with<InvalidInput>([&] { solve_interior_point(*big, SolverOptions()); }, {"GiB", "apg"});
+  const auto small = test::random_problem(Formulation::relu, 40, 3, 1, 12, 1e-3, 98);
+  EXPECT_TRUE(interior_point_affordable(*small));
+}
+
 using Solver = SolveResult (*)(const ConvexProblem&, const SolverOptions&, const ColMatrix*);
 
 SolveResult interior_point_without_warm_start(const ConvexProblem& problem, const SolverOptions& options,

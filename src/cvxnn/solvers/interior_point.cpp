@@ -1,6 +1,7 @@
 #include "cvxnn/solvers/interior_point.hpp"
 
 #include <Eigen/Cholesky>
+#include <fmt/core.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -635,8 +636,24 @@ double interior_point_step_flops(const ConvexProblem& problem) {
   return n * n * J * d + 3.0 * J * n * d * d + c * n * n * n / 3.0;
 }
 
+double interior_point_memory_bytes(const ConvexProblem& problem) {
+  const double n = double(problem.num_samples()), J = double(problem.num_groups());
+  const double c = double(problem.num_outputs()), d = double(problem.num_features());
+  return 8.0 * (c * n * n + 20.0 * n * J + 4.0 * J * (d + 1) * (d + 1));
+}
+
+bool interior_point_affordable(const ConvexProblem& problem) {
+  return interior_point_step_flops(problem) <= 2e10 && interior_point_memory_bytes(problem) <= 2.0 * 1024 * 1024 * 1024;
+}
+
 SolveResult solve_interior_point(const ConvexProblem& problem, const SolverOptions& options) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  constexpr double kMaxBytes = 16.0 * 1024 * 1024 * 1024;
+  if (const double bytes = interior_point_memory_bytes(problem); bytes > kMaxBytes) {
+    throw InvalidInput(fmt::format("the interior-point method would need about {:.1f} GiB for {} samples and {} groups "
+                                   "(at most 16 GiB); use --solver apg or al, or fewer patterns",
+                                   bytes / (1024.0 * 1024 * 1024), problem.num_samples(), problem.num_groups()));
+  }
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 

@@ -35,4 +35,13 @@ SolveResult solve_interior_point(const ConvexProblem& problem, const SolverOptio
 /// Approximate flops of one iteration (the Woodbury system), for choosing a solver.
 double interior_point_step_flops(const ConvexProblem& problem);
 
+/// Approximate bytes the method holds: c n×n Woodbury matrices and about twenty n×J arrays
+/// (slacks, multipliers, their steps and scalings). solve_interior_point refuses (InvalidInput,
+/// with the estimate) problems above 16 GiB.
+double interior_point_memory_bytes(const ConvexProblem& problem);
+
+/// Whether the method is the sensible default: a step of at most 2·10¹⁰ flops (seconds on a
+/// laptop core) and at most 2 GiB of memory.
+bool interior_point_affordable(const ConvexProblem& problem);
+
 }  // namespace cvxnn
