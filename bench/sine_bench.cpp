@@ -126,18 +126,20 @@ int main(int argc, char** argv) {
   // Baseline: the same program by a general-purpose dense SOCP solver (cvxopt, as the notebook's
   // CVXPY would hand it to one), via tools/reference_cvxopt.py on a model file of our solution.
   {
-    const ConvexProblem problem(X, Y, patterns_from_network(X, init), Formulation::signed_relu, beta);
-    const SolveResult solved = solve(problem, SolverKind::automatic, solver);
-    const TwoLayerNetwork network = to_network(problem, solved.V);
-    const Certificate certificate = certify_network(problem, network, solved.dual_direction);
+    FitOptions fit_options;
+    fit_options.formulation = Formulation::signed_relu;
+    fit_options.beta = beta;
+    fit_options.pattern_count = m;  // the patterns of random_network_init(2, m, 1, 0), as `init`
+    fit_options.solver = solver;
+    const FitResult fit = fit_convex(X, Y, fit_options);
     const std::filesystem::path dir = std::filesystem::temp_directory_path() / "cvxnn-bench-sine";
     std::filesystem::create_directories(dir);
     Matrix raw(n, 2);
     raw << x, Y;
     write_csv((dir / "data.csv").string(), raw, {"x", "y"});
     const Preprocessing identity = Preprocessing::fit(Matrix(x), Y, false, false, true, {"x"}, {"y"});
-    save_model(make_model(identity, {"x"}, {"y"}, network, Formulation::signed_relu, beta, problem.patterns(),
-                          certificate, solved.dual_direction, TrainingSummary()),
+    save_model(make_model(identity, {"x"}, {"y"}, fit.network, Formulation::signed_relu, beta, fit.patterns,
+                          fit.certificate, fit.solve.dual_direction, TrainingSummary()),
                (dir / "model.json").string());
     std::string out;
     const bool ok = run_command(fmt::format("/usr/bin/python3 {}/tools/reference_cvxopt.py {} {} 2>&1", root,
@@ -147,7 +149,7 @@ int main(int argc, char** argv) {
     if (ok && cvxopt_seconds > 0.0) {
       fmt::print("   the same program by cvxopt's SOCP solver (solve only): {:.2f} ms, optimum {:.10g} vs ours {:.10g}; "
                  "ratio {:.1f}x\n",
-                 1e3 * cvxopt_seconds, json_number(out, "reference_optimum"), certificate.primal,
+                 1e3 * cvxopt_seconds, json_number(out, "reference_optimum"), fit.certificate.primal,
                  cvxopt_seconds / signed_seconds);
     } else {
       fmt::print("   cvxopt baseline not measured: {}\n", out.substr(0, 300));

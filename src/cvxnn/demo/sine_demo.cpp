@@ -11,7 +11,6 @@
 #include "cvxnn/data/table.hpp"
 #include "cvxnn/fit.hpp"
 #include "cvxnn/model.hpp"
-#include "cvxnn/patterns/enumerate.hpp"
 
 namespace cvxnn {
 
@@ -43,28 +42,18 @@ Index units_in_use(const TwoLayerNetwork& network) {
   return used;
 }
 
-// Solves a program with the automatic solver and certifies the network it becomes.
-struct ConvexFit {
-  TwoLayerNetwork network;
-  Certificate certificate;
-  Matrix dual_direction;
-  std::string status;
-  int iterations = 0;
+// One of the notebook's programs through the library's pipeline (fit_convex: patterns, automatic
+// solver, network, certificate), timed whole.
+struct TimedFit {
+  FitResult fit;
   double seconds = 0.0;
 };
-ConvexFit solve_and_certify(const ConvexProblem& problem, double tol, std::chrono::steady_clock::time_point start) {
-  SolverOptions options;
-  options.tol = tol;
-  options.max_iter = 100000;
-  const SolveResult solved = solve(problem, SolverKind::automatic, options);
-  ConvexFit fit;
-  fit.network = to_network(problem, solved.V);
-  fit.certificate = certify_network(problem, fit.network, solved.dual_direction);
-  fit.dual_direction = solved.dual_direction;
-  fit.status = to_string(solved.status);
-  fit.iterations = solved.iterations;
-  fit.seconds = seconds_since(start);
-  return fit;
+TimedFit timed_fit(const Matrix& X, const Matrix& Y, const FitOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  TimedFit timed;
+  timed.fit = fit_convex(X, Y, options);
+  timed.seconds = seconds_since(start);
+  return timed;
 }
 
 }  // namespace
@@ -110,19 +99,29 @@ SineDemoResult run_sine_demo(const SineDemoOptions& o) {
   const GradientTrainingResult gd = train_gradient(X, Y, initial, gd_options);
 
   // 3 (first, its dual bounds the others). The relu program over every pattern: the global optimum.
-  auto start = std::chrono::steady_clock::now();
-  const ConvexProblem global_problem(X, Y, enumerate_patterns(X), Formulation::relu, o.beta);
-  const ConvexFit global = solve_and_certify(global_problem, o.tol, start);
-  result.global_lower_bound = global.certificate.dual;
-  result.global_patterns = global_problem.patterns().num_patterns();
+  FitOptions fit_options;
+  fit_options.beta = o.beta;
+  fit_options.solver.tol = o.tol;
+  fit_options.solver.max_iter = 100000;
+  FitOptions global_options = fit_options;
+  global_options.formulation = Formulation::relu;
+  global_options.all_patterns = true;
+  const TimedFit global = timed_fit(X, Y, global_options);
+  result.global_lower_bound = global.fit.certificate.dual;
+  result.global_patterns = global.fit.patterns.num_patterns();
 
-  // 2. The signed program over the initial network's patterns and signs (the notebook's CVXPY step).
-  start = std::chrono::steady_clock::now();
-  const ConvexProblem initial_problem(X, Y, patterns_from_network(X, init), Formulation::signed_relu, o.beta);
-  const ConvexFit convex = solve_and_certify(initial_problem, o.tol, start);
+  // 2. The signed program over the initial network's patterns and signs (the notebook's CVXPY
+  //    step): choose_patterns draws the same network as `init` above (same sizes and seed).
+  FitOptions initial_options = fit_options;
+  initial_options.formulation = Formulation::signed_relu;
+  initial_options.pattern_count = o.neurons;
+  initial_options.seed = o.seed;
+  const TimedFit convex = timed_fit(X, Y, initial_options);
 
   // The GD network against the global program, along the optimum's dual direction.
-  const Certificate gd_certificate = certify_network(global_problem, gd.network, global.dual_direction);
+  const ConvexProblem global_problem(X, Y, global.fit.patterns, Formulation::relu, o.beta);
+  const Matrix& global_dual = global.fit.solve.dual_direction;
+  const Certificate gd_certificate = certify_network(global_problem, gd.network, global_dual);
 
   auto make_row = [&](const std::string& name, const std::string& file, const TwoLayerNetwork& network,
                       const Certificate& certificate, double seconds, const std::string& status) {
@@ -140,10 +139,13 @@ SineDemoResult run_sine_demo(const SineDemoOptions& o) {
   };
   result.rows.push_back(make_row("gradient descent (SGD)", "gd.json", gd.network, gd_certificate, gd.seconds,
                                  fmt::format("{} steps", gd.steps)));
-  result.rows.push_back(make_row("convex, initial patterns", "convex-initial.json", convex.network, convex.certificate,
-                                 convex.seconds, fmt::format("{} ({} it)", convex.status, convex.iterations)));
-  result.rows.push_back(make_row("global optimum, all patterns", "global.json", global.network, global.certificate,
-                                 global.seconds, fmt::format("{} ({} it)", global.status, global.iterations)));
+  auto solver_status = [](const FitResult& fit) {
+    return fmt::format("{} ({} it)", to_string(fit.solve.status), fit.solve.iterations);
+  };
+  result.rows.push_back(make_row("convex, initial patterns", "convex-initial.json", convex.fit.network,
+                                 convex.fit.certificate, convex.seconds, solver_status(convex.fit)));
+  result.rows.push_back(make_row("global optimum, all patterns", "global.json", global.fit.network,
+                                 global.fit.certificate, global.seconds, solver_status(global.fit)));
 
   // Model files: `cvxnn predict` and `cvxnn certify` work on each.
   auto summary = [&](const std::string& method, const std::string& status, int iterations, double seconds) {
@@ -158,17 +160,18 @@ SineDemoResult run_sine_demo(const SineDemoOptions& o) {
     t.tol = o.tol;
     return t;
   };
-  save_model(make_model(preprocessing, {"x"}, {"y"}, gd.network, Formulation::relu, o.beta, global_problem.patterns(),
-                        gd_certificate, global.dual_direction, summary("gradient-sgd", "finished", gd.steps, gd.seconds)),
+  save_model(make_model(preprocessing, {"x"}, {"y"}, gd.network, Formulation::relu, o.beta, global.fit.patterns,
+                        gd_certificate, global_dual, summary("gradient-sgd", "finished", gd.steps, gd.seconds)),
              result.rows[0].model_file);
-  save_model(make_model(preprocessing, {"x"}, {"y"}, convex.network, Formulation::signed_relu, o.beta,
-                        initial_problem.patterns(), convex.certificate, convex.dual_direction,
-                        summary("convex-auto", convex.status, convex.iterations, convex.seconds)),
-             result.rows[1].model_file);
-  save_model(make_model(preprocessing, {"x"}, {"y"}, global.network, Formulation::relu, o.beta,
-                        global_problem.patterns(), global.certificate, global.dual_direction,
-                        summary("convex-auto", global.status, global.iterations, global.seconds)),
-             result.rows[2].model_file);
+  auto save_convex = [&](const TimedFit& timed, const FitOptions& options, const SineDemoRow& row) {
+    const FitResult& fit = timed.fit;
+    save_model(make_model(preprocessing, {"x"}, {"y"}, fit.network, options.formulation, o.beta, fit.patterns,
+                          fit.certificate, fit.solve.dual_direction,
+                          summary("convex-auto", to_string(fit.solve.status), fit.solve.iterations, timed.seconds)),
+               row.model_file);
+  };
+  save_convex(convex, initial_options, result.rows[1]);
+  save_convex(global, global_options, result.rows[2]);
 
   // The figure: data, the three fits on [plot_min, plot_max].
   Figure1D figure;
