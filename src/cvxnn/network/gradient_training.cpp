@@ -194,11 +194,10 @@ GradientTrainingResult train_gradient(const Matrix& X, const Matrix& Y, const Tw
 
   auto log = [&](int step) {
     net.W1 = W1t.transpose();
-    Matrix unused_W1, unused_W2;
     TrainingLogEntry entry;
     entry.step = step;
-    entry.objective = network_loss_and_gradient(net, X, Y, options.weight_decay, unused_W1, unused_W2);
-    entry.loss = entry.objective - 0.5 * options.weight_decay * (net.W1.squaredNorm() + net.W2.squaredNorm());
+    entry.loss = network_objective(net, X, Y, 0.0);
+    entry.objective = entry.loss + 0.5 * options.weight_decay * (net.W1.squaredNorm() + net.W2.squaredNorm());
     entry.seconds = elapsed();
     if (!std::isfinite(entry.objective)) {
       throw InvalidInput(fmt::format("gradient training diverged by step {} (the loss is not finite); "
