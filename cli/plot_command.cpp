@@ -9,6 +9,7 @@
 #include "cvxnn/data/table.hpp"
 #include "cvxnn/io/model_file.hpp"
 #include "cvxnn/report/plot_1d.hpp"
+#include "report.hpp"
 
 namespace cvxnn::cli {
 
@@ -31,11 +32,9 @@ int run_plot(const PlotArguments& a) {
   const Table table = read_table(a.data);
   const Matrix x = select_columns(table, model.feature_names);
   const Matrix y = select_columns(table, model.target_names);
+  check_output_folder(a.output, "the figure");
   const std::filesystem::path out(a.output);
   const std::string folder = out.has_parent_path() ? out.parent_path().string() : ".";
-  if (!std::filesystem::is_directory(folder)) {
-    throw FileError(a.output + ": cannot write the figure: folder " + folder + " does not exist");
-  }
 
   Figure1D figure;
   figure.title = fmt::format("{} ({} network, {} units, beta {:g}, relative gap {:.1e}, scope {})",

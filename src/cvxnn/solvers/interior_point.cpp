@@ -104,11 +104,9 @@ SocScaling soc_scaling(const Vector& s, const Vector& z) {
 // An interior point of the cone {u : σ_k x_k·u > 0 for every used row k} of one pattern, started
 // from its gate; empty when none was found. The batch perceptron converges when the cone has an
 // interior (Novikoff 1962); a margin of 1e-9 of the row norms keeps the slacks away from zero.
-Vector interior_direction(const Matrix& X, const Mask& mask, Index pattern, const Vector& gate,
-                          const std::vector<char>& used_rows) {
+Vector interior_direction(const Matrix& X, const Vector& row_norms, const Mask& mask, Index pattern,
+                          const Vector& gate, const std::vector<char>& used_rows) {
   const Index n = X.rows();
-  Vector row_norms(n);
-  for (Index k = 0; k < n; ++k) row_norms(k) = X.row(k).norm();
   Vector u = gate / std::max(gate.norm(), 1e-300);
   for (int iteration = 0; iteration < 1000; ++iteration) {
     Vector push = Vector::Zero(X.cols());
@@ -223,7 +221,8 @@ class PrimalDualMethod {
     V_ = ColMatrix::Zero(d_, J_);
     tau_ = Vector::Zero(J_);
     // Rows x_k = 0 give the constraint 0 ≥ 0 for every group: no slack, no multiplier.
-    for (Index k = 0; k < n_; ++k) used_rows_[static_cast<std::size_t>(k)] = X.row(k).squaredNorm() > 0.0;
+    const Vector row_norms = X.rowwise().norm();
+    for (Index k = 0; k < n_; ++k) used_rows_[static_cast<std::size_t>(k)] = row_norms(k) > 0.0;
     Index used = 0;
     for (char u : used_rows_) used += u;
     // δ = 10⁻⁷ of the largest data curvature κ tr(Xᵀ D_p X) of a group (the range 10⁻⁸…10⁻⁶ all
@@ -245,7 +244,7 @@ class PrimalDualMethod {
       if (!searched[static_cast<std::size_t>(p)]) {
         searched[static_cast<std::size_t>(p)] = 1;
         const Vector gate = patterns.gates.row(p).transpose();
-        u = constrained_ ? interior_direction(X, patterns.mask, p, gate, used_rows_)
+        u = constrained_ ? interior_direction(X, row_norms, patterns.mask, p, gate, used_rows_)
                          : Vector(gate / std::max(gate.norm(), 1e-300));
       }
       if (u.size() != d_) {
