@@ -1,6 +1,7 @@
-// Progress of long solves on stderr: one header, then the latest certificate check. On a terminal
-// the line is rewritten in place (\r) up to ten times a second; otherwise (logs, pipes) plain lines
-// are written at most twice a second, plus the last one. --quiet silences both.
+// Progress on stderr. Solves: one header, then the latest certificate check. Training: "step k of
+// N". On a terminal the line is rewritten in place (\r) up to ten times a second; otherwise (logs,
+// pipes) solves write plain lines at most twice a second plus the last one, and training relies on
+// its log's periodic lines. --quiet silences both.
 #pragma once
 
 #include <fmt/core.h>
@@ -8,16 +9,42 @@
 
 #include <cstdio>
 #include <functional>
+#include <string>
 
 #include "cvxnn/solvers/solve_result.hpp"
 
 namespace cvxnn::cli {
 
+inline bool stderr_is_terminal() { return isatty(fileno(stderr)) != 0; }
+
+/// One stderr line rewritten in place on a terminal.
+class TerminalLine {
+ public:
+  ~TerminalLine() { keep(); }
+  void rewrite(const std::string& text) {
+    fmt::print(stderr, "\r{}\033[K", text);
+    std::fflush(stderr);
+    open_ = true;
+  }
+  /// Ends the line, leaving it on screen.
+  void keep() {
+    if (open_) fmt::print(stderr, "\n");
+    open_ = false;
+  }
+  /// Erases the line.
+  void clear() {
+    if (open_) fmt::print(stderr, "\r\033[K");
+    open_ = false;
+  }
+
+ private:
+  bool open_ = false;
+};
+
 class ProgressPrinter {
  public:
   explicit ProgressPrinter(bool quiet)
-      : quiet_(quiet), terminal_(isatty(fileno(stderr)) != 0), min_interval_(terminal_ ? 0.1 : 0.5) {}
-  ~ProgressPrinter() { finish(); }
+      : quiet_(quiet), terminal_(stderr_is_terminal()), min_interval_(terminal_ ? 0.1 : 0.5) {}
 
   SolverCallback callback() {
     return [this](const IterationRecord& r) {
@@ -35,44 +62,35 @@ class ProgressPrinter {
                  "rel. gap", "violation");
       header_printed_ = true;
     }
-    const std::string line = fmt::format("{:>9} {:>9.2f} {:>16.10g} {:>16.10g} {:>10.3e} {:>10.2e}", r.iteration,
+    const std::string text = fmt::format("{:>9} {:>9.2f} {:>16.10g} {:>16.10g} {:>10.3e} {:>10.2e}", r.iteration,
                                          r.seconds, r.objective, r.dual, r.relative_gap, r.constraint_violation);
     if (terminal_) {
-      fmt::print(stderr, "\r{}\033[K", line);
-      std::fflush(stderr);
-      line_open_ = true;
+      line_.rewrite(text);
     } else {
-      fmt::print(stderr, "{}\n", line);
+      fmt::print(stderr, "{}\n", text);
     }
     last_seconds_ = r.seconds;
     ++printed_;
   }
 
   /// Ends the line being rewritten on a terminal (call before printing anything else).
-  void finish() {
-    if (line_open_) fmt::print(stderr, "\n");
-    line_open_ = false;
-  }
+  void finish() { line_.keep(); }
 
  private:
   bool quiet_;
   bool terminal_;
   double min_interval_;
   bool header_printed_ = false;
-  bool line_open_ = false;
   int printed_ = 0;
   double last_seconds_ = 0.0;
+  TerminalLine line_;
 };
 
-}  // namespace cvxnn::cli
-
-namespace cvxnn::cli {
-
-/// "step k of N" rewritten in place on a terminal, at most ten times a second; nothing otherwise
-/// (the training log's periodic lines are the progress of non-interactive runs).
+/// "step k of N" on a terminal, nothing otherwise (the training log's periodic lines are the
+/// progress of non-interactive runs).
 class StepProgress {
  public:
-  StepProgress(bool quiet, int total) : enabled_(!quiet && isatty(fileno(stderr)) != 0), total_(total) {}
+  StepProgress(bool quiet, int total) : enabled_(!quiet && stderr_is_terminal()), total_(total) {}
   ~StepProgress() { finish(); }
 
   std::function<void(int, double)> callback() {
@@ -80,22 +98,17 @@ class StepProgress {
     return [this](int step, double seconds) {
       if (seconds - last_ < 0.1) return;
       last_ = seconds;
-      fmt::print(stderr, "\rstep {} of {} ({:.0f}%), {:.1f} s\033[K", step, total_, 100.0 * step / total_, seconds);
-      std::fflush(stderr);
-      open_ = true;
+      line_.rewrite(fmt::format("step {} of {} ({:.0f}%), {:.1f} s", step, total_, 100.0 * step / total_, seconds));
     };
   }
   /// Clears the progress line (before printing anything else on stderr).
-  void finish() {
-    if (open_) fmt::print(stderr, "\r\033[K");
-    open_ = false;
-  }
+  void finish() { line_.clear(); }
 
  private:
   bool enabled_;
   int total_;
   double last_ = 0.0;
-  bool open_ = false;
+  TerminalLine line_;
 };
 
 }  // namespace cvxnn::cli
