@@ -14,11 +14,11 @@ namespace cvxnn {
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
                          FitResult* details) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
-  Model model;
-  model.preprocessing = Preprocessing::fit(data.X, data.Y, data_options.standardize, data_options.standardize_targets,
-                                           data_options.bias, data.feature_names, data.target_names);
-  const Matrix X = model.preprocessing.transform_features(data.X);
-  const Matrix Y = model.preprocessing.transform_targets(data.Y);
+  const Preprocessing preprocessing =
+      Preprocessing::fit(data.X, data.Y, data_options.standardize, data_options.standardize_targets,
+                         data_options.bias, data.feature_names, data.target_names);
+  const Matrix X = preprocessing.transform_features(data.X);
+  const Matrix Y = preprocessing.transform_targets(data.Y);
   FitResult fit = fit_convex(X, Y, options);
 
   TrainingSummary training;
@@ -30,8 +30,8 @@ Model train_convex_model(const Dataset& data, const DataOptions& data_options, c
   training.iterations = fit.solve.iterations;
   training.seconds = fit.solve.seconds;
   training.tol = options.solver.tol;
-  model = make_model(model.preprocessing, data.feature_names, data.target_names, fit.network, options.formulation, options.beta, fit.patterns,
-                     fit.certificate, fit.solve.dual_direction, training);
+  Model model = make_model(preprocessing, data.feature_names, data.target_names, fit.network, options.formulation,
+                           options.beta, fit.patterns, fit.certificate, fit.solve.dual_direction, training);
   if (details) *details = std::move(fit);
   return model;
 }
@@ -98,11 +98,11 @@ Model train_gradient_model(const Dataset& data, const DataOptions& data_options,
     throw InvalidInput("train-gd takes one target column for now (got " + std::to_string(data.Y.cols()) +
                        "): its certificate needs units feeding a single output");
   }
-  Model model;
-  model.preprocessing = Preprocessing::fit(data.X, data.Y, data_options.standardize, data_options.standardize_targets,
-                                           data_options.bias, data.feature_names, data.target_names);
-  const Matrix X = model.preprocessing.transform_features(data.X);
-  const Matrix Y = model.preprocessing.transform_targets(data.Y);
+  const Preprocessing preprocessing =
+      Preprocessing::fit(data.X, data.Y, data_options.standardize, data_options.standardize_targets,
+                         data_options.bias, data.feature_names, data.target_names);
+  const Matrix X = preprocessing.transform_features(data.X);
+  const Matrix Y = preprocessing.transform_targets(data.Y);
   const RandomNetworkInit init = random_network_init(X.cols(), options.hidden, Y.cols(), options.init_seed);
   TwoLayerNetwork initial;
   initial.W1 = init.W1;
@@ -121,8 +121,8 @@ Model train_gradient_model(const Dataset& data, const DataOptions& data_options,
   training.status = trained.stopped ? "stopped" : "finished";
   training.iterations = trained.steps;
   training.seconds = trained.seconds;
-  model = make_model(model.preprocessing, data.feature_names, data.target_names, trained.network, Formulation::relu, options.beta, patterns, certificate,
-                     dual_direction, training);
+  Model model = make_model(preprocessing, data.feature_names, data.target_names, trained.network, Formulation::relu,
+                           options.beta, patterns, certificate, dual_direction, training);
   if (details) *details = std::move(trained);
   return model;
 }
