@@ -110,6 +110,50 @@ std::string case_name(const Case& c) {
 
 const Case kCases[] = {{1e-3, 1, 1}, {1e-2, 2, 1}, {1e-3, 3, 1}, {1e-2, 4, 2}};
 
+// ---- interior point, checked beside every other solver's test against the same reference --------
+
+// Runs the interior-point method on `p` and checks it against `reference` (a converged solve of
+// the same program by another method): converged to 1e-8, feasible iterates (so the convex objective
+// is the network's), the same optimum, crossing bounds, a dual direction that reproduces its bound.
+void expect_interior_point_agrees(const ConvexProblem& p, const SolveResult& reference, const std::string& what) {
+  SolverOptions options;
+  options.tol = 1e-8;
+  options.max_iter = 500;
+  test::Stopwatch clock;
+  const SolveResult ipm = solve_interior_point(p, options);
+  std::printf("  %s: ipm %.3fs (%d it, gap %.2e)\n", what.c_str(), clock.seconds(), ipm.iterations,
+              ipm.certificate.relative_gap);
+  EXPECT_EQ(ipm.status, SolveStatus::converged) << what;
+  EXPECT_LE(ipm.certificate.relative_gap, 1e-8) << what;
+  EXPECT_GE(ipm.certificate.relative_gap, -1e-12) << what;
+  if (p.constrained()) {
+    EXPECT_LE(explicit_violation(p, ipm.V), 1e-12 * (1.0 + ipm.V.cwiseAbs().maxCoeff())) << what;
+  }
+  EXPECT_LE(test::rel_diff(ipm.certificate.primal, dense_objective(p, ipm.V)), 1e-11) << what;
+  expect_history_sane(ipm, what + " ipm", true);
+  ASSERT_EQ(reference.status, SolveStatus::converged) << what;
+  EXPECT_LE(test::rel_diff(ipm.certificate.primal, reference.certificate.primal), 1e-7) << what;
+  EXPECT_LE(ipm.certificate.dual, reference.certificate.primal * (1.0 + 1e-12)) << what;
+  EXPECT_LE(reference.certificate.dual, ipm.certificate.primal * (1.0 + 1e-12)) << what;
+  EXPECT_LE(test::rel_diff(dual_bound(p, ipm.dual_direction), ipm.certificate.dual), 1e-12) << what;
+  const auto A = dense_of(p);
+  const double nc = double(p.Y().size());
+  EXPECT_LE((test::dense_forward(A, ipm.V) - test::dense_forward(A, reference.V)).norm(),
+            std::sqrt(nc * std::max(ipm.certificate.gap, 0.0)) +
+                std::sqrt(nc * std::max(reference.certificate.gap, 0.0)) + 1e-10)
+      << what;
+}
+
+TEST(InteriorPointLimits, RefusesProblemsThatWouldNotFitInMemory) {
+  // 50000 samples: the n×n Woodbury matrix alone is 18.6 GiB.
+  const auto big = test::random_problem(Formulation::gated, 50000, 1, 1, 3, 1e-3, 99);
+  EXPECT_FALSE(interior_point_affordable(*big));
+  EXPECT_GT(interior_point_memory_bytes(*big), 16.0 * 1024 * 1024 * 1024);
+  test::expect_throws_with<InvalidInput>([&] { solve_interior_point(*big, SolverOptions()); }, {"GiB", "apg"});
+  const auto small = test::random_problem(Formulation::relu, 40, 3, 1, 12, 1e-3, 98);
+  EXPECT_TRUE(interior_point_affordable(*small));
+}
+
 // ---- gated: accelerated gradient vs block coordinate descent --------------------------------------
 
 TEST(SolveGated, ConvergesAndAgreesWithBlockCoordinate) {
@@ -150,6 +194,7 @@ TEST(SolveGated, ConvergesAndAgreesWithBlockCoordinate) {
                            std::sqrt(nc * std::max(bcd.certificate.gap, 0.0)) + 1e-10;
     EXPECT_LE((ya - yb).norm(), allowed) << what;
     EXPECT_LE((ya - yb).norm(), 1e-2 * p->Y().norm()) << what;
+    expect_interior_point_agrees(*p, bcd, what);
   }
 }
 
@@ -185,6 +230,7 @@ TEST_P(ConeSolvers, BothConvergeAndAgree) {
     EXPECT_LE(explicit_violation(*p, bcd.V), 1e-10 * (1.0 + bcd.V.cwiseAbs().maxCoeff())) << what;
     EXPECT_LE(test::rel_diff(bcd.certificate.primal, dense_objective(*p, bcd.V)), 1e-11) << what;
     expect_history_sane(bcd, what + " bcd", true);
+    expect_interior_point_agrees(*p, bcd, what);
 
     // Augmented Lagrangian: it certifies its iterate projected onto the cones (a feasible point,
     // whose ReLU network has the same objective).
@@ -334,65 +380,6 @@ TEST(ProjectOntoCone, FeasibleOptimalAndMatchesBruteForce) {
 }
 
 // ---- control: callback, max_iter, time limit, options, warm starts -----------------------------------
-// ---- interior point, every formulation, against block coordinate descent -----------------------------
-
-class InteriorPoint : public ::testing::TestWithParam<std::tuple<Formulation, int>> {};
-
-TEST_P(InteriorPoint, ConvergesFeasiblyAndAgreesWithBlockCoordinate) {
-  const Formulation f = std::get<0>(GetParam());
-  const Case& c = kCases[std::get<1>(GetParam())];
-  const std::string what = to_string(f) + " " + case_name(c);
-  const auto p = test::random_problem(f, 40, 3, c.outputs, 12, c.beta, 20 + c.seed);
-  SolverOptions options;
-  options.tol = 1e-8;
-  options.max_iter = 500;
-  test::Stopwatch clock;
-  const SolveResult ipm = solve_interior_point(*p, options);
-  const double t_ipm = clock.seconds();
-  options.max_iter = 20000;
-  const SolveResult bcd = solve_block_coordinate(*p, options);
-  std::printf("  [%s] %s: J=%ld ipm %.3fs (%d it, gap %.2e) bcd %.3fs (gap %.2e)\n", to_string(f).c_str(),
-              what.c_str(), static_cast<long>(p->num_groups()), t_ipm, ipm.iterations, ipm.certificate.relative_gap,
-              clock.seconds() - t_ipm, bcd.certificate.relative_gap);
-
-  EXPECT_EQ(ipm.status, SolveStatus::converged) << what;
-  EXPECT_LE(ipm.certificate.relative_gap, 1e-8) << what;
-  EXPECT_GE(ipm.certificate.relative_gap, -1e-12) << what;
-  // Interior iterates: the cone constraints hold, so the convex objective is the network's.
-  if (f != Formulation::gated) EXPECT_LE(explicit_violation(*p, ipm.V), 1e-12 * (1.0 + ipm.V.cwiseAbs().maxCoeff())) << what;
-  EXPECT_LE(test::rel_diff(ipm.certificate.primal, dense_objective(*p, ipm.V)), 1e-11) << what;
-  expect_history_sane(ipm, what + " ipm", true);
-  ASSERT_EQ(bcd.status, SolveStatus::converged) << what;
-  EXPECT_LE(test::rel_diff(ipm.certificate.primal, bcd.certificate.primal), 1e-7) << what;
-  EXPECT_LE(ipm.certificate.dual, bcd.certificate.primal * (1.0 + 1e-12)) << what;
-  EXPECT_LE(bcd.certificate.dual, ipm.certificate.primal * (1.0 + 1e-12)) << what;
-  // The certificate's dual direction reproduces its bound.
-  EXPECT_LE(test::rel_diff(dual_bound(*p, ipm.dual_direction), ipm.certificate.dual), 1e-12) << what;
-  const auto A = dense_of(*p);
-  const double nc = double(p->Y().size());
-  EXPECT_LE((test::dense_forward(A, ipm.V) - test::dense_forward(A, bcd.V)).norm(),
-            std::sqrt(nc * std::max(ipm.certificate.gap, 0.0)) + std::sqrt(nc * std::max(bcd.certificate.gap, 0.0)) + 1e-10)
-      << what;
-}
-
-INSTANTIATE_TEST_SUITE_P(Formulations, InteriorPoint,
-                         ::testing::Combine(::testing::Values(Formulation::gated, Formulation::relu,
-                                                              Formulation::signed_relu),
-                                            ::testing::Range(0, 4)),
-                         [](const auto& param_info) {
-                           return to_string(std::get<0>(param_info.param)) + "_case" +
-                                  std::to_string(std::get<1>(param_info.param));
-                         });
-
-TEST(InteriorPointLimits, RefusesProblemsThatWouldNotFitInMemory) {
-  // 50000 samples: the n×n Woodbury matrix alone is 18.6 GiB.
-  const auto big = test::random_problem(Formulation::gated, 50000, 1, 1, 3, 1e-3, 99);
-  EXPECT_FALSE(interior_point_affordable(*big));
-  EXPECT_GT(interior_point_memory_bytes(*big), 16.0 * 1024 * 1024 * 1024);
-  test::expect_throws_with<InvalidInput>([&] { solve_interior_point(*big, SolverOptions()); }, {"GiB", "apg"});
-  const auto small = test::random_problem(Formulation::relu, 40, 3, 1, 12, 1e-3, 98);
-  EXPECT_TRUE(interior_point_affordable(*small));
-}
 
 using Solver = SolveResult (*)(const ConvexProblem&, const SolverOptions&, const ColMatrix*);
 
