@@ -145,6 +145,15 @@ TEST(DataPreprocess, ConstantColumnsCannotBeStandardised) {
   EXPECT_NO_THROW(Preprocessing::fit(X, Matrix::Zero(3, 1), false, false, true));
 }
 
+TEST(DataPreprocess, OneSampleCannotBeStandardised) {
+  const Matrix X = Matrix::Constant(1, 2, 3.0), Y = Matrix::Constant(1, 1, 1.0);
+  expect_invalid([&] { Preprocessing::fit(X, Y, true, false, true); },
+                 {"features cannot be standardised from 1 sample (n_samples = 1)", "--no-standardize"});
+  expect_invalid([&] { Preprocessing::fit(X, Y, false, true, true); },
+                 {"targets cannot be standardised from 1 sample", "--no-standardize-targets"});
+  EXPECT_NO_THROW(Preprocessing::fit(X, Y, false, false, true));
+}
+
 TEST(DataPreprocess, NearlyConstantColumnsAreConstant) {
   Matrix X(3, 2);
   X << 1.0, 1e6,  //

@@ -30,7 +30,7 @@ std::vector<std::string> names_or_indices(const std::vector<std::string>& names,
   return names;
 }
 
-void check_finite(const Matrix& M, const char* what) {
+void check_finite(MatrixView M, const char* what) {
   for (Index i = 0; i < M.rows(); ++i) {
     for (Index j = 0; j < M.cols(); ++j) {
       if (!std::isfinite(M(i, j))) {
@@ -42,7 +42,7 @@ void check_finite(const Matrix& M, const char* what) {
   }
 }
 
-void check_shapes(const Matrix& X, const Matrix& Y, bool bias) {
+void check_shapes(MatrixView X, MatrixView Y, bool bias) {
   if (X.rows() == 0) throw InvalidInput("preprocessing: the data have no rows (no samples)");
   if (Y.cols() > 0 && Y.rows() != X.rows()) {
     throw InvalidInput(fmt::format("preprocessing: X has {} rows but Y has {}", X.rows(), Y.rows()));
@@ -58,7 +58,7 @@ struct ColumnStatistics {
   Vector mean, std;
 };
 
-ColumnStatistics column_statistics(const Matrix& M) {
+ColumnStatistics column_statistics(MatrixView M) {
   const auto n = static_cast<double>(M.rows());
   ColumnStatistics stats;
   stats.mean = M.colwise().sum().transpose() / n;
@@ -72,12 +72,15 @@ bool is_constant(double mean, double std) {
 }
 
 // Identity when `standardize` is false; otherwise the column means and standard deviations.
-void fit_scaling(const Matrix& M, bool standardize, const std::vector<std::string>& names,
+void fit_scaling(MatrixView M, bool standardize, const std::vector<std::string>& names,
                  const char* kind, const char* flag, Vector& center, Vector& scale) {
   if (!standardize) {
     center = Vector::Zero(M.cols());
     scale = Vector::Ones(M.cols());
     return;
+  }
+  if (M.rows() < 2) {
+    throw InvalidInput(fmt::format("{}s cannot be standardised from 1 sample (n_samples = 1): pass {}", kind, flag));
   }
   auto stats = column_statistics(M);
   for (Index j = 0; j < M.cols(); ++j) {
@@ -91,7 +94,7 @@ void fit_scaling(const Matrix& M, bool standardize, const std::vector<std::strin
   scale = std::move(stats.std);
 }
 
-void check_columns(const Matrix& M, Index expected, const char* what) {
+void check_columns(MatrixView M, Index expected, const char* what) {
   if (M.cols() != expected) {
     throw InvalidInput(fmt::format("preprocessing: {} has {} columns, expected {}", what, M.cols(),
                                    expected));
@@ -100,7 +103,7 @@ void check_columns(const Matrix& M, Index expected, const char* what) {
 
 }  // namespace
 
-Preprocessing Preprocessing::fit(const Matrix& X, const Matrix& Y, bool standardize,
+Preprocessing Preprocessing::fit(MatrixView X, MatrixView Y, bool standardize,
                                  bool standardize_targets, bool bias,
                                  const std::vector<std::string>& feature_names,
                                  const std::vector<std::string>& target_names) {
@@ -111,9 +114,9 @@ Preprocessing Preprocessing::fit(const Matrix& X, const Matrix& Y, bool standard
   const auto targets = names_or_indices(target_names, Y.cols(), "target");
   Preprocessing p;
   p.bias = bias;
-  fit_scaling(X, standardize, features, "feature", "--no-standardize", p.center, p.scale);
+  fit_scaling(X, standardize, features, "feature", "--no-standardize / standardize=False", p.center, p.scale);
   fit_scaling(Y, standardize_targets && Y.rows() > 0, targets, "target",
-              "--no-standardize-targets", p.target_center, p.target_scale);
+              "--no-standardize-targets / standardize=False", p.target_center, p.target_scale);
   return p;
 }
 
@@ -121,7 +124,7 @@ Index Preprocessing::input_dim() const { return center.size(); }
 
 Index Preprocessing::model_dim() const { return input_dim() + (bias ? 1 : 0); }
 
-Matrix Preprocessing::transform_features(const Matrix& X) const {
+Matrix Preprocessing::transform_features(MatrixView X) const {
   check_columns(X, input_dim(), "X");
   const Index d = input_dim();
   Matrix Z(X.rows(), model_dim());
@@ -131,14 +134,14 @@ Matrix Preprocessing::transform_features(const Matrix& X) const {
   return Z;
 }
 
-Matrix Preprocessing::transform_targets(const Matrix& Y) const {
+Matrix Preprocessing::transform_targets(MatrixView Y) const {
   check_columns(Y, target_center.size(), "Y");
   return ((Y.rowwise() - target_center.transpose()).array().rowwise() /
           target_scale.transpose().array())
       .matrix();
 }
 
-Matrix Preprocessing::inverse_transform_targets(const Matrix& Yhat) const {
+Matrix Preprocessing::inverse_transform_targets(MatrixView Yhat) const {
   check_columns(Yhat, target_center.size(), "Yhat");
   return ((Yhat.array().rowwise() * target_scale.transpose().array()).rowwise() +
           target_center.transpose().array())

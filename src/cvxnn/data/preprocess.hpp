@@ -22,7 +22,7 @@ struct Preprocessing {
   /// count mismatch, NaN/Inf anywhere, no features with bias off, names of the wrong count, or
   /// a constant column that was to be standardised (the message names it). Names only serve
   /// messages; by default columns are called by their 0-based index.
-  static Preprocessing fit(const Matrix& X, const Matrix& Y, bool standardize,
+  static Preprocessing fit(MatrixView X, MatrixView Y, bool standardize,
                            bool standardize_targets, bool bias,
                            const std::vector<std::string>& feature_names = {},
                            const std::vector<std::string>& target_names = {});
@@ -31,11 +31,11 @@ struct Preprocessing {
   Index model_dim() const;  ///< d_in + bias, the column count the solvers see
 
   /// (X - center) / scale, then a ones column appended last when `bias`. X must have d_in columns.
-  Matrix transform_features(const Matrix& X) const;
+  Matrix transform_features(MatrixView X) const;
   /// (Y - target_center) / target_scale. Y must have c columns.
-  Matrix transform_targets(const Matrix& Y) const;
+  Matrix transform_targets(MatrixView Y) const;
   /// Yhat * target_scale + target_center: predictions back in the units of the data.
-  Matrix inverse_transform_targets(const Matrix& Yhat) const;
+  Matrix inverse_transform_targets(MatrixView Yhat) const;
 };
 
 }  // namespace cvxnn

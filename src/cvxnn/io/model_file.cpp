@@ -11,7 +11,7 @@ namespace cvxnn {
 
 using nlohmann::json;
 
-Matrix Model::predict(const Matrix& raw_features) const {
+Matrix Model::predict(MatrixView raw_features) const {
   return preprocessing.inverse_transform_targets(network.predict(preprocessing.transform_features(raw_features)));
 }
 

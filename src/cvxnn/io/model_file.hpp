@@ -53,7 +53,7 @@ struct Model {
   TrainingSummary training;
 
   /// Predictions in the units of the data from raw features (n×d_in).
-  Matrix predict(const Matrix& raw_features) const;
+  Matrix predict(MatrixView raw_features) const;
 };
 
 void save_model(const Model& model, const std::string& path);
