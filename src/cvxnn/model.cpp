@@ -13,24 +13,30 @@ namespace cvxnn {
 
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
                          FitResult* details) {
+  return train_convex_model(data.X, data.Y, data.feature_names, data.target_names, data_options, options, details);
+}
+
+Model train_convex_model(MatrixView raw_X, MatrixView raw_Y, const std::vector<std::string>& feature_names,
+                         const std::vector<std::string>& target_names, const DataOptions& data_options,
+                         const FitOptions& options, FitResult* details) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
   const Preprocessing preprocessing =
-      Preprocessing::fit(data.X, data.Y, data_options.standardize, data_options.standardize_targets,
-                         data_options.bias, data.feature_names, data.target_names);
-  const Matrix X = preprocessing.transform_features(data.X);
-  const Matrix Y = preprocessing.transform_targets(data.Y);
+      Preprocessing::fit(raw_X, raw_Y, data_options.standardize, data_options.standardize_targets,
+                         data_options.bias, feature_names, target_names);
+  const Matrix X = preprocessing.transform_features(raw_X);
+  const Matrix Y = preprocessing.transform_targets(raw_Y);
   FitResult fit = fit_convex(X, Y, options);
 
   TrainingSummary training;
   training.method = "convex-" + to_string(options.solver_kind);
-  training.samples = data.X.rows();
-  training.input_features = data.X.cols();
-  training.outputs = data.Y.cols();
+  training.samples = raw_X.rows();
+  training.input_features = raw_X.cols();
+  training.outputs = raw_Y.cols();
   training.status = to_string(fit.solve.status);
   training.iterations = fit.solve.iterations;
   training.seconds = fit.solve.seconds;
   training.tol = options.solver.tol;
-  Model model = make_model(preprocessing, data.feature_names, data.target_names, fit.network, options.formulation,
+  Model model = make_model(preprocessing, feature_names, target_names, fit.network, options.formulation,
                            options.beta, fit.patterns, fit.certificate, fit.solve.dual_direction, training);
   if (details) *details = std::move(fit);
   return model;
@@ -64,20 +70,13 @@ std::string GradientFitOptions::check() const {
   return training.check();
 }
 
-Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
-                                 PatternSet* patterns, Matrix* dual_direction) {
-  // With c > 1 the programs' units feed one output each; a unit feeding several outputs costs less
-  // than its split copies, so their bound would not bound such a network.
-  if (Y.cols() != 1) {
-    throw InvalidInput("certifying a network trained by gradient descent needs a single target column (got " +
-                       std::to_string(Y.cols()) + "): the programs' bounds hold for units feeding one output");
-  }
-  PatternSet set = numerical_rank(X) <= 3 ? enumerate_patterns(X)
-                                          : make_pattern_set(X, network.W1, PatternSource::given);
-  const ConvexProblem problem(X, Y, set, Formulation::relu, beta);
-  // The network's own residual is usually far from the dual optimum and gives a weak bound. When
-  // the program is small enough, solve it and bound along its optimal residual instead: the gap is
-  // then how far the network is from the program's optimum (global with every pattern).
+namespace {
+
+// The network's own residual is usually far from the dual optimum and gives a weak bound. When
+// the program is small enough, solve it and bound along its optimal residual instead: the gap is
+// then how far the network is from the program's optimum (global with every pattern).
+Certificate certify_along_program_optimum(const ConvexProblem& problem, const TwoLayerNetwork& network,
+                                          Matrix* dual_direction) {
   Matrix direction;
   if (dual_direction && interior_point_affordable(problem)) {
     SolverOptions options;
@@ -86,7 +85,40 @@ Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLaye
     *dual_direction = solve_interior_point(problem, options).dual_direction;
     direction = *dual_direction;
   }
-  const Certificate certificate = certify_network(problem, network, direction);
+  return certify_network(problem, network, direction);
+}
+
+}  // namespace
+
+Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
+                                 PatternSet* patterns, Matrix* dual_direction) {
+  // With c > 1 the programs' units feed one output each; a unit feeding several outputs costs less
+  // than its split copies, so their bound would not bound such a network.
+  if (Y.cols() != 1) {
+    throw InvalidInput("certifying a network trained by gradient descent needs a single target column (got " +
+                       std::to_string(Y.cols()) + "): the programs' bounds hold for units feeding one output");
+  }
+  if (network.gated()) throw InvalidInput("certify_relu_network: the network is gated; use certify_gated_network");
+  PatternSet set = numerical_rank(X) <= 3 ? enumerate_patterns(X)
+                                          : make_pattern_set(X, network.W1, PatternSource::given);
+  const ConvexProblem problem(X, Y, set, Formulation::relu, beta);
+  const Certificate certificate = certify_along_program_optimum(problem, network, dual_direction);
+  if (patterns) *patterns = std::move(set);
+  return certificate;
+}
+
+Certificate certify_gated_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
+                                  PatternSet* patterns, Matrix* dual_direction) {
+  if (!network.gated()) throw InvalidInput("certify_gated_network: the network has no gates; use certify_relu_network");
+  for (Index j = 0; j < network.width(); ++j) {
+    if ((network.W2.col(j).array() != 0.0).count() > 1) {
+      throw InvalidInput("certifying a gated network needs each unit to feed one output (unit " + std::to_string(j) +
+                         " feeds several): the gated program's bound holds for such units only");
+    }
+  }
+  PatternSet set = make_pattern_set(X, network.gates, PatternSource::given);
+  const ConvexProblem problem(X, Y, set, Formulation::gated, beta);
+  const Certificate certificate = certify_along_program_optimum(problem, network, dual_direction);
   if (patterns) *patterns = std::move(set);
   return certificate;
 }

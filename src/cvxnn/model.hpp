@@ -26,6 +26,10 @@ Model make_model(const Preprocessing& preprocessing, const std::vector<std::stri
 /// receives the solver's full result.
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
                          FitResult* details = nullptr);
+/// The same on arrays read in place (the Python module's entry): X is n×d_in, Y is n×c.
+Model train_convex_model(MatrixView X, MatrixView Y, const std::vector<std::string>& feature_names,
+                         const std::vector<std::string>& target_names, const DataOptions& data_options,
+                         const FitOptions& options, FitResult* details = nullptr);
 
 /// The nonconvex baseline: a ReLU network of `hidden` units, PyTorch's default initialisation
 /// (seeded), trained by gradient steps on the preprocessed data.
@@ -48,6 +52,12 @@ struct GradientFitOptions {
 /// than the network's own residual gives.
 Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
                                  PatternSet* patterns = nullptr, Matrix* dual_direction = nullptr);
+
+/// The same for a gated network: the gated program over the patterns of its units' gates (scope
+/// patterns), bounded along the program's optimal residual when `dual_direction` is given and the
+/// interior point can afford it. Each unit must feed one output.
+Certificate certify_gated_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
+                                  PatternSet* patterns = nullptr, Matrix* dual_direction = nullptr);
 
 /// Preprocesses `data`, trains by gradient steps, certifies (certify_relu_network) and packs a
 /// model file's contents: `predict` and `certify` work on it as on convex models.

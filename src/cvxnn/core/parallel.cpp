@@ -29,6 +29,8 @@ int num_threads() {
   return threads < 1 ? 1 : threads;
 }
 
+int requested_num_threads() { return requested_threads.load(); }
+
 int num_threads_for(double flops) { return flops < 1e6 ? 1 : num_threads(); }
 
 }  // namespace cvxnn
