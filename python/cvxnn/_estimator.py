@@ -1,0 +1,235 @@
+"""scikit-learn estimators over the C++ engine."""
+
+from __future__ import annotations
+
+import numbers
+import os
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _core
+from ._certificate import Certificate
+from ._pieces import (FORMULATIONS, SOLVERS, ProgressPrinter, check_choice, check_number, check_positive_int,
+                      progress_callback)
+
+
+class ConvexReLURegressor(RegressorMixin, BaseEstimator):
+    """Two-layer ReLU network regression trained to the optimum of its exact convex program,
+    with a duality-gap certificate.
+
+    The network is ``f(x) = Σ_j relu(w1_j · [z, 1]) w2_j`` on standardised features ``z`` (the
+    ones column is the first layer's bias), fitted to standardised targets by minimising
+    ``(1/(n c)) ‖f(X) − Y‖² + (beta/2)(‖W1‖² + ‖W2‖²)`` (PyTorch's MSELoss plus weight decay).
+    cvxnn solves the convex program over activation patterns instead of running gradient descent,
+    and proves the result with ``certificate_``.
+
+    Parameters
+    ----------
+    formulation : {"gated", "relu", "signed"}, default="gated"
+        ``"gated"``: gated ReLU network (each unit keeps its gate: ``1[x·g ≥ 0] (x·w)``), a group
+        lasso. ``"relu"``: a true ReLU network through the cone-constrained program (R).
+        ``"signed"``: the seed notebook's variant (one sign per pattern, from a random network).
+    beta : float, default=1e-3
+        Weight decay of the network problem (β above; SGD's ``weight_decay``).
+    n_patterns : int or "all", default=256
+        Number of random gates to sample (duplicates are dropped), or ``"all"`` to enumerate every
+        pattern exactly (features of rank ≤ 2, e.g. 1-D or 2-D inputs): with ``formulation="relu"``
+        and one target the certificate is then global, a bound on networks of any width.
+    standardize : bool, default=True
+        Centre and scale features and targets (predictions are mapped back).
+    fit_bias : bool, default=True
+        Give the first layer a bias (a ones column appended to the features).
+    tol : float, default=1e-6
+        Stop when the relative duality gap is at most this.
+    max_iter : int, default=100000
+        Iteration cap of the solver; reaching it raises a ConvergenceWarning.
+    solver : {"auto", "ipm", "apg", "al", "bcd"}, default="auto"
+        ``"auto"`` picks the interior-point method when its Newton system is affordable, else
+        accelerated proximal gradient (gated) or the augmented Lagrangian (relu, signed).
+    time_limit : float or None, default=None
+        Seconds after which the solve stops (with a ConvergenceWarning).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the gate sampler. An int gives the same patterns as ``cvxnn fit --seed``.
+    n_jobs : int or None, default=None
+        Threads of the kernels; None or -1: all cores; -2: all but one, and so on.
+    verbose : int, default=0
+        1: a progress line on stderr about once a second; 2: one per certificate check.
+
+    Attributes
+    ----------
+    W1_ : ndarray of shape (n_units, n_features_in_ + fit_bias)
+        First layer, on standardised features (the bias weight last).
+    W2_ : ndarray of shape (n_outputs, n_units)
+        Second layer, in standardised target units.
+    gates_ : ndarray of shape (n_units, n_features_in_ + fit_bias) or None
+        Each unit's gate (gated networks); None for ReLU networks.
+    certificate_ : Certificate
+        primal, dual, gap, relative_gap, scope of the fitted network.
+    n_iter_ : int
+        Solver iterations.
+    n_units_ : int
+        Hidden units of the fitted network (nonzero groups of the solution).
+    n_patterns_ : int
+        Distinct activation patterns the program ranged over.
+    status_ : str
+        How the solver stopped: converged, max_iterations, time_limit, stopped or stalled.
+    history_ : dict of ndarrays
+        The solver's checks (iteration, seconds, objective, dual, relative_gap, ...).
+    model_ : cvxnn.Model
+        Everything a model file holds (``save`` writes it).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str (only when X had string column names)
+    """
+
+    def __init__(self, formulation="gated", beta=1e-3, n_patterns=256, standardize=True, fit_bias=True,
+                 tol=1e-6, max_iter=100_000, solver="auto", time_limit=None, random_state=None, n_jobs=None,
+                 verbose=0):
+        self.formulation = formulation
+        self.beta = beta
+        self.n_patterns = n_patterns
+        self.standardize = standardize
+        self.fit_bias = fit_bias
+        self.tol = tol
+        self.max_iter = max_iter
+        self.solver = solver
+        self.time_limit = time_limit
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # ---- fitting ------------------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Solves the convex program on (X, y) and keeps the certified network. Returns self."""
+        check_choice(self.formulation, "formulation", FORMULATIONS)
+        check_choice(self.solver, "solver", SOLVERS)
+        all_patterns, pattern_count = self._pattern_choice()
+        time_limit = 0.0 if self.time_limit is None else check_number(self.time_limit, "time_limit")
+        if self.time_limit is not None and not time_limit > 0.0:
+            raise ValueError(f"time_limit must be positive seconds or None, got {self.time_limit!r}")
+        seed = self._seed()
+        threads = self._threads()
+
+        X, y = self._validate_data(X, y, dtype=np.float64, order="C", multi_output=True, y_numeric=True)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else np.ascontiguousarray(y)
+        names = getattr(self, "feature_names_in_", None)
+        feature_names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(X.shape[1])]
+        target_names = ["y"] if Y.shape[1] == 1 else [f"y{k}" for k in range(Y.shape[1])]
+
+        callback = progress_callback(None, self.verbose)
+        previous_threads = _core.requested_num_threads()
+        _core.set_num_threads(threads)
+        try:
+            model, details = _core.train_convex_model(
+                X, Y, feature_names, target_names, bool(self.standardize), bool(self.standardize),
+                bool(self.fit_bias), self.formulation, check_number(self.beta, "beta"), all_patterns, pattern_count,
+                "gaussian", seed, self.solver, check_number(self.tol, "tol"),
+                check_positive_int(self.max_iter, "max_iter"), time_limit, callback)
+        finally:
+            _core.set_num_threads(previous_threads)
+        if isinstance(callback, ProgressPrinter):
+            callback.finish(details["history"])
+
+        self._set_fitted(model, details["n_patterns"], details["history"])
+        self._y_ndim = y.ndim
+        if self.status_ != "converged":
+            advice = ("the solver reached the limit of its floating-point accuracy: ask for a larger tol"
+                      if self.status_ == "stalled" else "raise max_iter or time_limit")
+            warnings.warn(f"cvxnn stopped before reaching relative gap {self.tol}: status {self.status_}, "
+                          f"relative gap {self.certificate_.relative_gap:.3e} after {self.n_iter_} iterations; "
+                          f"{advice} (the network and its certificate are valid as they are)", ConvergenceWarning)
+        return self
+
+    def _set_fitted(self, model, n_patterns, history):
+        network = model.network
+        self.model_ = model
+        self.W1_ = network.W1
+        self.W2_ = network.W2
+        self.gates_ = network.gates
+        self.certificate_ = Certificate.from_dict(model.certificate)
+        training = model.training
+        self.n_iter_ = int(training["iterations"])
+        self.status_ = training["status"]
+        self.n_units_ = int(network.width)
+        self.n_patterns_ = int(n_patterns)
+        self.history_ = history
+
+    def _pattern_choice(self):
+        if isinstance(self.n_patterns, str):
+            if self.n_patterns != "all":
+                raise ValueError(f"n_patterns must be a positive integer or 'all', got {self.n_patterns!r}")
+            return True, 1
+        return False, check_positive_int(self.n_patterns, "n_patterns")
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, numbers.Integral) and not isinstance(self.random_state, bool):
+            if self.random_state < 0:
+                raise ValueError(f"random_state must be a non-negative integer, got {self.random_state}")
+            return int(self.random_state)
+        # None or a RandomState: scikit-learn's rule, a seed drawn from that generator.
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _threads(self) -> int:
+        n_jobs = self.n_jobs
+        if n_jobs is None:
+            return 0
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+            raise ValueError(f"n_jobs must be a non-zero integer or None, got {n_jobs!r}")
+        if n_jobs < 0:
+            return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+        return int(n_jobs)
+
+    # ---- prediction and export ------------------------------------------------------------------
+    def predict(self, X):
+        """Predictions in the units of the training targets: shape (n,) for a 1-D y, else (n, c)."""
+        check_is_fitted(self)
+        X = self._validate_data(X, dtype=np.float64, order="C", reset=False)
+        predictions = self.model_.predict(X)
+        return predictions.ravel() if self._y_ndim == 1 else predictions
+
+    def save(self, path) -> None:
+        """Writes the model file (the same JSON as ``cvxnn fit -o``), atomically."""
+        check_is_fitted(self)
+        _core.save_model(self.model_, os.fspath(path))
+
+    def to_torch(self):
+        """``torch.nn.Sequential(Linear, ReLU, Linear)`` (float64) computing ``predict`` from raw
+        features: the standardisation is folded into the first layer and the target scaling into
+        the second. Only ReLU networks (formulation "relu" or "signed") have this form."""
+        check_is_fitted(self)
+        from ._torch import to_torch
+
+        return to_torch(self.model_)
+
+    def _more_tags(self):
+        return {"multioutput": True}
+
+    @classmethod
+    def _from_model(cls, model) -> "ConvexReLURegressor":
+        """A fitted estimator around a loaded model file (hyper-parameters as far as it records them)."""
+        p = model.preprocessing
+        standardized = bool(np.any(p["scale"] != 1.0) or np.any(p["center"] != 0.0))
+        gates = model.pattern_gates
+        estimator = cls(formulation=model.formulation, beta=model.beta,
+                        n_patterns="all" if model.patterns_complete else (256 if gates is None else len(gates)),
+                        standardize=standardized, fit_bias=bool(p["bias"]),
+                        tol=model.training["tol"] or 1e-6, random_state=int(model.pattern_seed))
+        estimator._set_fitted(model, 0 if gates is None else len(gates), None)
+        estimator.n_features_in_ = int(model.training["input_features"])
+        estimator._y_ndim = 1 if model.training["outputs"] == 1 else 2
+        return estimator
+
+
+def load(path) -> ConvexReLURegressor:
+    """A fitted ConvexReLURegressor from a model file written by ``cvxnn fit``/``train-gd`` or
+    ``save``."""
+    return ConvexReLURegressor._from_model(_core.load_model(os.fspath(path)))
+
+
+def save(estimator: ConvexReLURegressor, path) -> None:
+    """Writes a fitted estimator's model file (same as ``estimator.save(path)``)."""
+    estimator.save(path)
