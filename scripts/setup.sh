@@ -6,8 +6,13 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ libeigen3-dev libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+  # the Python module (pybind11 extension, scikit-learn estimators, `pip install .` into a venv)
+  python3 python3-dev python3-venv python3-pip python3-setuptools python3-wheel pybind11-dev
+  python3-numpy python3-sklearn
+  # its tests and examples: pytest, PyTorch (to_torch, the GD baseline), matplotlib (figures)
+  python3-pytest python3-torch python3-matplotlib
   # independent reference checks in the test suite
-  python3 python3-numpy python3-scipy python3-cvxopt
+  python3-scipy python3-cvxopt
   # figures of `cvxnn demo sine` and `cvxnn plot` (optional at run time: without it a .gp script is left)
   gnuplot-nox
 )

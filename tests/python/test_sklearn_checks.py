@@ -1,0 +1,13 @@
+"""scikit-learn's own conformance checks (parametrize_with_checks) on every estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import cvxnn
+
+
+@parametrize_with_checks([
+    cvxnn.ConvexReLURegressor(random_state=0),
+    cvxnn.ConvexReLURegressor(formulation="relu", n_patterns=32, random_state=0),
+])
+def test_sklearn_conformance(estimator, check):
+    check(estimator)
