@@ -145,3 +145,29 @@ def test_bad_inputs_name_the_problem(sine):
         cvxnn.enumerate_patterns(np.random.default_rng(0).normal(size=(30, 5)))
     with pytest.raises(ValueError, match="X must hold real numbers"):
         cvxnn.sample_patterns(np.array([["a", "b"]]), 3)
+
+
+def test_solves_release_the_gil():
+    """Python keeps running in another thread while a solve runs (it would stall if the solve
+    held the GIL: the solver's callback takes it only for a moment at each check)."""
+    import threading
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 20))
+    y = np.sin(X @ rng.normal(size=20))
+    patterns = cvxnn.sample_patterns(X, 300)
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (cvxnn.solve(X, y, patterns, solver="apg", tol=1e-15, max_iter=600),
+                                              done.set()))
+    ticks = 0
+    started = time.monotonic()
+    worker.start()
+    while not done.is_set() and time.monotonic() - started < 60:
+        ticks += 1
+        time.sleep(0.001)
+    worker.join()
+    elapsed = time.monotonic() - started
+    assert elapsed > 0.2, "the solve was too short to tell"
+    # 1 ms sleeps: about 1000 ticks a second when free; none while a GIL-holding solve runs.
+    assert ticks / elapsed >= 50, f"{ticks} ticks in {elapsed:.2f} s"
+
