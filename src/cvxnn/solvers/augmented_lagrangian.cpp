@@ -190,7 +190,8 @@ SolveResult solve_cone_constrained(const ConvexProblem& problem, const SolverOpt
     AugmentedPart smooth(problem, multipliers, rho);
     ProximalGradientControl control;
     control.max_iter = options.max_iter - result.iterations;
-    control.inner_stop = [&](double mapping_norm) { return mapping_norm <= inner_tol; };
+    // The time limit is checked inside the inner solve too: one inner solve can take minutes.
+    control.inner_stop = [&](double mapping_norm) { return mapping_norm <= inner_tol || elapsed() >= options.time_limit; };
     const int inner_iterations = run_proximal_gradient(problem, smooth, GroupNormProx(), state, control);
     result.iterations += inner_iterations;
     apg_iterations += inner_iterations;
