@@ -94,11 +94,12 @@ Action add_fit_command(CLI::App& app) {
   app.add_option("--max-iter", a->max_iter, "Iteration cap of the solver")->capture_default_str();
   app.add_option("--time-limit", a->time_limit, "Stop after this many seconds (0: no limit)")->capture_default_str();
   app.add_option("--solver", a->solver,
-                 "apg: accelerated proximal gradient; al: augmented Lagrangian (relu/signed); bcd: block "
-                 "coordinate descent; ipm: interior point. auto: ipm when its Newton system is affordable "
-                 "(about n²·patterns·d ≤ 2e10 flops), else apg for gated and al for relu/signed")
+                 "ipm: interior point; ws: working set of patterns around ipm/apg/al, certified on all "
+                 "patterns; apg: accelerated proximal gradient; al: augmented Lagrangian (relu/signed); "
+                 "bcd: block coordinate descent. auto: ipm when its Newton system is affordable "
+                 "(about n²·patterns·d ≤ 2e10 flops), else ws")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "apg", "al", "bcd", "ipm"}));
+      ->check(CLI::IsMember({"auto", "ipm", "ws", "apg", "al", "bcd"}));
   app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app.add_flag("-q,--quiet", a->quiet, "No progress lines");
   app.add_option("-o,--output", a->output, "Model file to write (JSON)")->required();

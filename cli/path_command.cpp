@@ -106,7 +106,7 @@ Action add_path_command(CLI::App& app) {
   app.add_option("--max-iter", a->max_iter, "Iteration cap per point")->capture_default_str();
   app.add_option("--solver", a->solver, "auto, ipm, apg, al or bcd (as fit)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "apg", "al", "bcd", "ipm"}));
+      ->check(CLI::IsMember({"auto", "ipm", "ws", "apg", "al", "bcd"}));
   a->data_flags.add_to(app);
   app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app.add_flag("-q,--quiet", a->quiet, "No data line on stderr");

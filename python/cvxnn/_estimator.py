@@ -48,9 +48,10 @@ class ConvexReLURegressor(RegressorMixin, BaseEstimator):
         Stop when the relative duality gap is at most this.
     max_iter : int, default=100000
         Iteration cap of the solver; reaching it raises a ConvergenceWarning.
-    solver : {"auto", "ipm", "apg", "al", "bcd"}, default="auto"
-        ``"auto"`` picks the interior-point method when its Newton system is affordable, else
-        accelerated proximal gradient (gated) or the augmented Lagrangian (relu, signed).
+    solver : {"auto", "ipm", "ws", "apg", "al", "bcd"}, default="auto"
+        ``"auto"`` picks the interior-point method when its Newton system is affordable, else the
+        working-set loop ``"ws"`` (the interior point or a first-order method on the few patterns
+        the solution uses, certified on all of them).
     time_limit : float or None, default=None
         Seconds after which the solve stops (with a ConvergenceWarning).
     random_state : int, RandomState instance or None, default=None

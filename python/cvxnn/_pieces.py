@@ -20,7 +20,7 @@ Network = _core.Network
 ConvexSolution = _core.ConvexSolution
 
 FORMULATIONS = ("gated", "relu", "signed")
-SOLVERS = ("auto", "ipm", "apg", "al", "bcd")
+SOLVERS = ("auto", "ipm", "ws", "apg", "al", "bcd")
 
 
 def as_matrix(A, name: str) -> np.ndarray:

@@ -11,6 +11,7 @@
 #include "cvxnn/solvers/augmented_lagrangian.hpp"
 #include "cvxnn/solvers/block_coordinate_descent.hpp"
 #include "cvxnn/solvers/interior_point.hpp"
+#include "cvxnn/solvers/working_set.hpp"
 
 namespace cvxnn {
 
@@ -26,7 +27,8 @@ SolverKind solver_kind_from_string(const std::string& name) {
   if (name == "al") return SolverKind::augmented_lagrangian;
   if (name == "bcd") return SolverKind::block_coordinate;
   if (name == "ipm") return SolverKind::interior_point;
-  throw InvalidInput("unknown solver '" + name + "': expected auto, apg, al, bcd or ipm");
+  if (name == "ws") return SolverKind::working_set;
+  throw InvalidInput("unknown solver '" + name + "': expected auto, ipm, ws, apg, al or bcd");
 }
 
 std::string to_string(SolverKind kind) {
@@ -36,6 +38,7 @@ std::string to_string(SolverKind kind) {
     case SolverKind::augmented_lagrangian: return "al";
     case SolverKind::block_coordinate: return "bcd";
     case SolverKind::interior_point: return "ipm";
+    case SolverKind::working_set: return "ws";
   }
   return "auto";
 }
@@ -68,6 +71,18 @@ PatternSet choose_patterns(const Matrix& X, Index outputs, const FitOptions& opt
   return sample_gaussian_patterns(X, options.pattern_count, options.seed);
 }
 
+namespace {
+
+// The working set's inner solver: the interior point when the restricted program affords it (the
+// usual case: few patterns), else the first-order method of the program, warm-started.
+SolveResult solve_restricted(const ConvexProblem& problem, const SolverOptions& options, const ColMatrix* warm_start) {
+  if (interior_point_affordable(problem)) return solve_interior_point(problem, options);
+  return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
+                               : solve_proximal_gradient(problem, options, warm_start);
+}
+
+}  // namespace
+
 SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOptions& options,
                   const ColMatrix* warm_start) {
   switch (kind) {
@@ -75,15 +90,15 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
     case SolverKind::augmented_lagrangian: return solve_cone_constrained(problem, options, warm_start);
     case SolverKind::block_coordinate: return solve_block_coordinate(problem, options, warm_start);
     case SolverKind::interior_point: return solve_interior_point(problem, options);
+    case SolverKind::working_set: return solve_working_set(problem, options, solve_restricted, {}, warm_start);
     case SolverKind::automatic: break;
   }
   // The interior-point method converges in tens of iterations and its certificates close with it;
   // first-order methods need thousands, and on the cone-constrained programs their certificates
-  // lag (see dual_tracker.hpp). Past a few seconds per Newton step the first-order methods are the
-  // only affordable choice.
+  // lag (see dual_tracker.hpp). Past a few seconds per Newton step, the working set keeps the
+  // interior point (or a first-order method) on the few patterns the solution uses.
   if (interior_point_affordable(problem)) return solve_interior_point(problem, options);
-  return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
-                               : solve_proximal_gradient(problem, options, warm_start);
+  return solve_working_set(problem, options, solve_restricted, {}, warm_start);
 }
 
 Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,

@@ -21,9 +21,10 @@ enum class PatternSampler { gaussian, network_init };
 PatternSampler pattern_sampler_from_string(const std::string& name);
 
 /// Which solver runs. `automatic`: the interior-point method when its Newton system is affordable
-/// (about n² J d flops per step, up to 2·10¹⁰, and at most 2 GiB of memory), else accelerated proximal gradient for gated
-/// programs and the augmented Lagrangian for cone-constrained ones.
-enum class SolverKind { automatic, accelerated_gradient, augmented_lagrangian, block_coordinate, interior_point };
+/// (about n² J d flops per step, up to 2·10¹⁰, and at most 2 GiB of memory), else the working-set
+/// loop (working_set.hpp) around the interior point or first-order method on the few patterns in use.
+enum class SolverKind { automatic, accelerated_gradient, augmented_lagrangian, block_coordinate, interior_point,
+                        working_set };
 SolverKind solver_kind_from_string(const std::string& name);
 std::string to_string(SolverKind kind);
 

@@ -33,14 +33,13 @@ double cone_dual_norm(const ConvexProblem& problem, Index pattern, const Vector&
   return nnls(A, -c).residual_norm;
 }
 
-// The unconstrained part ‖s_j Xᵀ D_j θ_{o_j}‖ of every group, and the vectors themselves.
+}  // namespace
+
 ColMatrix group_correlations(const ConvexProblem& problem, const Matrix& theta) {
   ColMatrix G;
   problem.op().adjoint(theta, G);
   return G;
 }
-
-}  // namespace
 
 Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta) {
   const ColMatrix G = group_correlations(problem, theta);
@@ -57,7 +56,10 @@ Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta) 
 }
 
 double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& theta) {
-  const ColMatrix G = group_correlations(problem, theta);
+  return max_dual_constraint_norm_of(problem, group_correlations(problem, theta));
+}
+
+double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix& G) {
   const Vector upper = G.colwise().norm().transpose();
   if (!problem.constrained()) return upper.size() ? upper.maxCoeff() : 0.0;
 
@@ -86,15 +88,25 @@ double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& thet
 }
 
 double dual_bound(const ConvexProblem& problem, const Matrix& theta) {
-  const double nc = double(problem.Y().size());
-  const double lambda = nc * problem.beta() / 2.0;
+  const double theta_y = (theta.array() * problem.Y().array()).sum();
+  if (theta.squaredNorm() == 0.0 || theta_y <= 0.0) return 0.0;  // skip the constraint pass
+  return dual_bound(problem, theta, max_dual_constraint_norm(problem, theta));
+}
+
+double dual_scaling(const ConvexProblem& problem, const Matrix& theta, double max_norm) {
+  const double lambda = double(problem.Y().size()) * problem.beta() / 2.0;
   const double theta_y = (theta.array() * problem.Y().array()).sum();
   const double theta_sq = theta.squaredNorm();
-  if (theta_sq == 0.0 || theta_y <= 0.0) return 0.0;  // t = 0 is the best scaling: bound 0
-  const double max_norm = max_dual_constraint_norm(problem, theta);
+  if (theta_sq == 0.0 || theta_y <= 0.0) return 0.0;
   const double t_max = max_norm > 0.0 ? lambda / max_norm : std::numeric_limits<double>::infinity();
-  const double t = std::min(theta_y / theta_sq, t_max);
-  return (2.0 / nc) * (t * theta_y - 0.5 * t * t * theta_sq);
+  return std::min(theta_y / theta_sq, t_max);
+}
+
+double dual_bound(const ConvexProblem& problem, const Matrix& theta, double max_norm) {
+  const double nc = double(problem.Y().size());
+  const double t = dual_scaling(problem, theta, max_norm);
+  if (t == 0.0) return 0.0;  // t = 0 is the best scaling: bound 0
+  return (2.0 / nc) * (t * (theta.array() * problem.Y().array()).sum() - 0.5 * t * t * theta.squaredNorm());
 }
 
 double beta_max(const ConvexProblem& problem) {

@@ -50,6 +50,15 @@ double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& thet
 /// Best lower bound on the program's optimum along direction Θ.
 double dual_bound(const ConvexProblem& problem, const Matrix& theta);
 
+/// The pieces of dual_bound, for callers that already hold the constraint values: the columns
+/// s_j XᵀD_{p_j}θ_{o_j} of every group (d×J, one adjoint pass; their norms are the gated
+/// constraint values and upper bounds of the cone-constrained ones), the largest exact constraint
+/// value from them, the scaling t that makes tΘ feasible and best, and the bound at that scaling.
+ColMatrix group_correlations(const ConvexProblem& problem, const Matrix& theta);
+double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix& correlations);
+double dual_scaling(const ConvexProblem& problem, const Matrix& theta, double max_norm);
+double dual_bound(const ConvexProblem& problem, const Matrix& theta, double max_norm);
+
 /// Smallest β for which V = 0 is optimal: (2/(n c)) max_j norm_j(Y).
 double beta_max(const ConvexProblem& problem);
 

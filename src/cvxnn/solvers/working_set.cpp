@@ -1,0 +1,248 @@
+#include "cvxnn/solvers/working_set.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/problem/certificate.hpp"
+
+namespace cvxnn {
+
+namespace {
+
+// The inner solves need only a rough answer while the working set is still growing; a third of
+// the outer gap (celer's choice) keeps them cheap, and the floor is what the final round needs.
+constexpr double kInnerTolFraction = 0.3;
+// When no pattern outside the working set violates its constraint, the outer gap is the inner
+// solve's own: ask the next round for this much more accuracy.
+constexpr double kInnerTolTightening = 0.1;
+
+// The program over a subset of the patterns (columns of the mask): same data, β and formulation.
+std::unique_ptr<ConvexProblem> restrict_to(const ConvexProblem& problem, const std::vector<Index>& patterns) {
+  const PatternSet& all = problem.patterns();
+  const auto count = static_cast<Index>(patterns.size());
+  PatternSet subset;
+  subset.mask.resize(all.mask.rows(), count);
+  subset.gates.resize(count, all.gates.cols());
+  if (all.has_signs()) subset.signs.resize(count, all.signs.cols());
+  for (Index q = 0; q < count; ++q) {
+    const Index i = patterns[static_cast<std::size_t>(q)];
+    subset.mask.col(q) = all.mask.col(i);
+    subset.gates.row(q) = all.gates.row(i);
+    if (all.has_signs()) subset.signs.row(q) = all.signs.row(i);
+  }
+  subset.source = all.source;
+  subset.seed = all.seed;
+  subset.complete = false;
+  return std::make_unique<ConvexProblem>(problem.X(), problem.Y(), std::move(subset), problem.formulation(),
+                                         problem.beta());
+}
+
+// ‖D_i X‖_F for every pattern: an upper bound on ‖D_i X‖₂ for the screening radius, from one pass
+// over the mask (research notes §2.1).
+Vector masked_frobenius_norms(const ConvexProblem& problem) {
+  const Vector row_sq = problem.X().rowwise().squaredNorm();
+  const Mask& mask = problem.patterns().mask;
+  Vector sums = Vector::Zero(mask.cols());
+  for (Index k = 0; k < mask.rows(); ++k) {
+    for (Index i = 0; i < mask.cols(); ++i) {
+      if (mask(k, i)) sums(i) += row_sq(k);
+    }
+  }
+  return sums.cwiseSqrt();
+}
+
+// A dual direction evaluated on the full program: its correlations (d×J) and the bound it gives.
+struct DirectionBound {
+  Matrix theta;
+  ColMatrix correlations;
+  double bound = 0.0;
+  double scaling = 0.0;  // t: tΘ is the feasible dual point behind the bound
+};
+
+DirectionBound evaluate_direction(const ConvexProblem& problem, Matrix theta) {
+  DirectionBound out;
+  out.correlations = group_correlations(problem, theta);
+  const double max_norm = max_dual_constraint_norm_of(problem, out.correlations);
+  out.scaling = dual_scaling(problem, theta, max_norm);
+  out.bound = dual_bound(problem, theta, max_norm);
+  out.theta = std::move(theta);
+  return out;
+}
+
+}  // namespace
+
+SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions& options, const InnerSolver& inner,
+                              const WorkingSetOptions& working_set, const ColMatrix* warm_start) {
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  if (working_set.initial_patterns < 1) throw InvalidInput("the first working set needs at least one pattern");
+  const auto started = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+
+  const Index P = problem.patterns().num_patterns();
+  const Index J = problem.num_groups();
+  const Index d = problem.num_features();
+  const Index per_pattern = P > 0 ? J / P : 0;  // make_groups lists each pattern's groups together
+  const double nc = double(problem.Y().size());
+  const double lambda = nc * problem.beta() / 2.0;
+
+  SolveResult result;
+  result.V = ColMatrix::Zero(d, J);
+  if (warm_start) {
+    if (warm_start->rows() != d || warm_start->cols() != J) {
+      throw InvalidInput("working set: the warm start is " + std::to_string(warm_start->rows()) + "×" +
+                         std::to_string(warm_start->cols()) + ", expected " + std::to_string(d) + "×" +
+                         std::to_string(J));
+    }
+    result.V = *warm_start;
+  }
+
+  std::vector<char> alive(static_cast<std::size_t>(P), 1), in_set(static_cast<std::size_t>(P), 0);
+  std::vector<Index> set;
+  for (Index i = 0; i < P; ++i) {  // patterns already in use by the warm start
+    if (result.V.middleCols(i * per_pattern, per_pattern).squaredNorm() > 0.0) {
+      set.push_back(i);
+      in_set[static_cast<std::size_t>(i)] = 1;
+    }
+  }
+  const Vector pattern_norms = working_set.screening ? masked_frobenius_norms(problem) : Vector();
+
+  Matrix yhat;
+  problem.op().forward(result.V, &yhat);
+  Matrix inner_direction;
+  double constraint_violation = 0.0;
+  double inner_tol = 0.1;
+  double best_dual = 0.0;
+  int inner_iterations = 0;
+  result.status = SolveStatus::max_iterations;
+
+  for (;;) {
+    // One pass over every pattern: the full program's certificate, scores and screening.
+    DirectionBound residual = evaluate_direction(problem, problem.Y() - yhat);
+    DirectionBound best = residual;
+    if (inner_direction.size() > 0) {
+      DirectionBound other = evaluate_direction(problem, std::move(inner_direction));
+      if (other.bound > best.bound) best = std::move(other);
+    }
+    if (best.bound > best_dual) {
+      best_dual = best.bound;
+      result.dual_direction = best.theta;
+    }
+    Certificate& cert = result.certificate;
+    cert.primal = problem.loss(yhat) + problem.penalty(result.V);
+    cert.set_dual(best_dual);
+    cert.scope = scope_of(problem);
+    cert.constraint_violation = constraint_violation;
+    const IterationRecord record{inner_iterations, elapsed(), cert.primal, cert.dual, cert.relative_gap,
+                                 constraint_violation};
+    result.history.push_back(record);
+    if (cert.relative_gap <= options.tol) {
+      result.status = SolveStatus::converged;
+      break;
+    }
+    if (options.callback && !options.callback(record)) {
+      result.status = SolveStatus::stopped;
+      break;
+    }
+    if (inner_iterations >= options.max_iter) {
+      result.status = SolveStatus::max_iterations;
+      break;
+    }
+    if (elapsed() >= options.time_limit) {
+      result.status = SolveStatus::time_limit;
+      break;
+    }
+
+    // Gap-safe screening with the best dual point t·Θ (patterns outside the working set only:
+    // those inside may still carry weights, and they are few).
+    if (working_set.screening) {
+      const double radius = std::sqrt(nc * std::max(cert.gap, 0.0));
+      for (Index i = 0; i < P; ++i) {
+        if (!alive[static_cast<std::size_t>(i)] || in_set[static_cast<std::size_t>(i)]) continue;
+        double largest = 0.0;
+        for (Index j = i * per_pattern; j < (i + 1) * per_pattern; ++j) {
+          largest = std::max(largest, best.correlations.col(j).norm());
+        }
+        if (best.scaling * largest + pattern_norms(i) * radius < lambda) alive[static_cast<std::size_t>(i)] = 0;
+      }
+    }
+
+    // Grow the working set by the patterns whose constraint the residual violates the most.
+    std::vector<std::pair<double, Index>> violators;
+    for (Index i = 0; i < P; ++i) {
+      if (!alive[static_cast<std::size_t>(i)] || in_set[static_cast<std::size_t>(i)]) continue;
+      double score = 0.0;
+      for (Index j = i * per_pattern; j < (i + 1) * per_pattern; ++j) {
+        score = std::max(score, residual.correlations.col(j).norm());
+      }
+      if (score > lambda) violators.emplace_back(score, i);
+    }
+    if (violators.empty()) {
+      inner_tol = std::max(kInnerTolTightening * inner_tol, 1e-3 * options.tol);
+    } else {
+      const std::size_t grow =
+          std::min(violators.size(), static_cast<std::size_t>(std::max<Index>(working_set.initial_patterns,
+                                                                               static_cast<Index>(set.size()))));
+      std::partial_sort(violators.begin(), violators.begin() + static_cast<std::ptrdiff_t>(grow), violators.end(),
+                        [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (std::size_t q = 0; q < grow; ++q) {
+        set.push_back(violators[q].second);
+        in_set[static_cast<std::size_t>(violators[q].second)] = 1;
+      }
+      inner_tol = std::min(inner_tol, std::max(kInnerTolFraction * cert.relative_gap, kInnerTolFraction * options.tol));
+    }
+    if (set.empty()) {  // nothing violates at V = 0 but the gap is open: only rounding can do this
+      result.status = SolveStatus::stalled;
+      break;
+    }
+
+    // Solve on the working set, warm-started from the current weights.
+    std::sort(set.begin(), set.end());
+    const std::unique_ptr<ConvexProblem> restricted = restrict_to(problem, set);
+    const auto width = static_cast<Index>(set.size());
+    ColMatrix warm(d, width * per_pattern);
+    for (Index q = 0; q < width; ++q) {
+      warm.middleCols(q * per_pattern, per_pattern) = result.V.middleCols(set[static_cast<std::size_t>(q)] * per_pattern, per_pattern);
+    }
+    SolverOptions inner_options;
+    inner_options.tol = std::min(inner_tol, 0.1);
+    inner_options.max_iter = std::max(1, options.max_iter - inner_iterations);
+    inner_options.time_limit = options.time_limit - elapsed();
+    inner_options.check_every = options.check_every;
+    const SolveResult solved = inner(*restricted, inner_options, &warm);
+    inner_iterations += solved.iterations;
+    for (Index q = 0; q < width; ++q) {
+      result.V.middleCols(set[static_cast<std::size_t>(q)] * per_pattern, per_pattern) =
+          solved.V.middleCols(q * per_pattern, per_pattern);
+    }
+    restricted->op().forward(solved.V, &yhat);
+    inner_direction = solved.dual_direction;
+    constraint_violation = solved.certificate.constraint_violation;
+    if (solved.status == SolveStatus::stalled && violators.empty()) {
+      // The inner solver cannot get closer and nothing outside needs adding: report what we have.
+      DirectionBound last = evaluate_direction(problem, problem.Y() - yhat);
+      if (last.bound > best_dual) {
+        best_dual = last.bound;
+        result.dual_direction = last.theta;
+      }
+      result.certificate.primal = problem.loss(yhat) + problem.penalty(result.V);
+      result.certificate.set_dual(best_dual);
+      result.status = result.certificate.relative_gap <= options.tol ? SolveStatus::converged : SolveStatus::stalled;
+      result.history.push_back({inner_iterations, elapsed(), result.certificate.primal, best_dual,
+                                result.certificate.relative_gap, constraint_violation});
+      break;
+    }
+  }
+
+  result.iterations = inner_iterations;
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace cvxnn

@@ -1,0 +1,48 @@
+// Working-set outer loop with gap-safe screening, for every program (gated, relu, signed):
+//
+//   min_V  (1/(n c)) ‖Σ_j s_j D_{p_j} X v_j e_{o_j}ᵀ − Y‖² + β Σ_j ‖v_j‖   (+ cone constraints)
+//
+// over P patterns. Optimal solutions use few patterns (at most n + 1 nonzero groups), so each
+// round solves the program restricted to a working set W of patterns with an inner solver,
+// warm-started from the previous round, and then makes ONE pass over all patterns with the inner
+// solution's residual Θ (and the inner solver's best dual direction):
+//  - certificate: Θ scaled into the dual feasible set of the FULL program bounds its optimum, so the
+//    gap is the full program's gap, exactly as a full-pattern solver reports it;
+//  - working set: patterns whose dual constraint is violated the most (‖s_j XᵀD_{p_j}θ_{o_j}‖ > λ,
+//    λ = n c β / 2; the exact NNLS value decides for the cone-constrained programs) join W;
+//    at least max(p0, |W|) of them per round, so W doubles when many are violated;
+//  - gap-safe screening: the dual objective (2/(nc))(⟨θ, Y⟩ − ½‖θ‖²) is (2/(nc))-strongly
+//    concave, so ‖θ − θ*‖ ≤ r = √(n c · gap) for the scaled dual point θ; a pattern all of whose
+//    groups satisfy ‖s_j XᵀD_{p_j}θ_{o_j}‖ + ‖D_{p_j} X‖_F r < λ is zero at every optimum and is
+//    dropped for good (the gated value bounds the NNLS value, so the test is safe for the cone
+//    programs too).
+// The inner tolerance follows the outer gap (a third of it, never looser than needed to end), so
+// early rounds are cheap. This is the design of celer (Massias, Gramfort & Salmon, ICML 2018 and
+// JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening rule of Ndiaye,
+// Fercoq, Gramfort & Salmon (JMLR 2017).
+//
+// Stopping rule: relative duality gap of the full program ≤ tol; max_iter and time_limit count
+// inner iterations and seconds across rounds.
+#pragma once
+
+#include <functional>
+
+#include "cvxnn/problem/convex_problem.hpp"
+#include "cvxnn/solvers/solve_result.hpp"
+
+namespace cvxnn {
+
+/// Solves a (restricted) program; the working-set loop hands it each round's problem.
+using InnerSolver = std::function<SolveResult(const ConvexProblem&, const SolverOptions&, const ColMatrix* warm_start)>;
+
+struct WorkingSetOptions {
+  Index initial_patterns = 16;  ///< p0: size of the first working set and least growth per round
+  bool screening = true;
+};
+
+/// Runs the loop above; the result's V, certificate, history and dual direction refer to the full
+/// program. History: one record per round (iteration = inner iterations so far).
+SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions& options, const InnerSolver& inner,
+                              const WorkingSetOptions& working_set = {}, const ColMatrix* warm_start = nullptr);
+
+}  // namespace cvxnn

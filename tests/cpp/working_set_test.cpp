@@ -1,0 +1,135 @@
+// The working-set loop (solvers/working_set.hpp) against full-pattern solves of the same programs:
+// same optimum, a certificate of the FULL program that anyone can recompute from its dual
+// direction, screening that never changes the answer, and the usual controls.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/problem/certificate.hpp"
+#include "cvxnn/solvers/block_coordinate_descent.hpp"
+#include "cvxnn/solvers/working_set.hpp"
+#include "test_helpers.hpp"
+
+namespace cvxnn {
+namespace {
+
+SolveResult inner_bcd(const ConvexProblem& problem, const SolverOptions& options, const ColMatrix* warm) {
+  return solve_block_coordinate(problem, options, warm);
+}
+
+// Patterns with a nonzero group in V.
+Index patterns_in_use(const ConvexProblem& p, const ColMatrix& V) {
+  const Index per_pattern = p.num_groups() / p.patterns().num_patterns();
+  Index count = 0;
+  for (Index i = 0; i < p.patterns().num_patterns(); ++i) {
+    if (V.middleCols(i * per_pattern, per_pattern).squaredNorm() > 0.0) ++count;
+  }
+  return count;
+}
+
+class WorkingSet : public ::testing::TestWithParam<std::tuple<Formulation, int>> {};
+
+TEST_P(WorkingSet, ReachesTheFullProgramsOptimumWithACertificateOfAllPatterns) {
+  const Formulation f = std::get<0>(GetParam());
+  const int seed = std::get<1>(GetParam());
+  const Index outputs = seed == 2 ? 2 : 1;
+  // β large enough that the optimum uses a fraction of the 60 patterns: the loop must grow W.
+  const auto p = test::random_problem(f, 80, 3, outputs, 60, 3e-2, 100 + seed);
+  SolverOptions options;
+  options.tol = 1e-8;
+  options.max_iter = 100000;
+  WorkingSetOptions ws;
+  ws.initial_patterns = 2;
+  const SolveResult full = solve_block_coordinate(*p, options);
+  const SolveResult loop = solve_working_set(*p, options, inner_bcd, ws);
+  const std::string what = to_string(f) + " seed " + std::to_string(seed);
+  std::printf("  [%s] full bcd %d passes, working set %d inner passes in %zu rounds, %ld of %ld patterns in use\n",
+              what.c_str(), full.iterations, loop.iterations, loop.history.size(),
+              static_cast<long>(patterns_in_use(*p, loop.V)), static_cast<long>(p->patterns().num_patterns()));
+
+  ASSERT_EQ(full.status, SolveStatus::converged) << what;
+  EXPECT_EQ(loop.status, SolveStatus::converged) << what;
+  EXPECT_LE(loop.certificate.relative_gap, 1e-8) << what;
+  EXPECT_GE(loop.certificate.relative_gap, -1e-12) << what;
+  EXPECT_GE(loop.history.size(), 2u) << what << ": the first working set cannot hold the optimum";
+  EXPECT_LT(patterns_in_use(*p, loop.V), p->patterns().num_patterns()) << what;
+  // The same optimum as the full-pattern solve, and each bound below the other's primal.
+  EXPECT_LE(test::rel_diff(loop.certificate.primal, full.certificate.primal), 1e-7) << what;
+  EXPECT_LE(loop.certificate.dual, full.certificate.primal * (1 + 1e-12)) << what;
+  EXPECT_LE(full.certificate.dual, loop.certificate.primal * (1 + 1e-12)) << what;
+  // The primal is the full program's objective of the returned weights, and the dual is
+  // recomputed from the returned direction by the full program's own bound.
+  EXPECT_LE(test::rel_diff(loop.certificate.primal, p->objective(loop.V)), 1e-12) << what;
+  ASSERT_EQ(loop.dual_direction.rows(), p->num_samples());
+  EXPECT_LE(test::rel_diff(dual_bound(*p, loop.dual_direction), loop.certificate.dual), 1e-12) << what;
+  // Iterations accumulate across rounds.
+  for (std::size_t k = 1; k < loop.history.size(); ++k) {
+    EXPECT_GE(loop.history[k].iteration, loop.history[k - 1].iteration) << what;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formulations, WorkingSet,
+                         ::testing::Combine(::testing::Values(Formulation::gated, Formulation::relu,
+                                                              Formulation::signed_relu),
+                                            ::testing::Values(1, 2)),
+                         [](const auto& info) {
+                           return to_string(std::get<0>(info.param)) + "_seed" + std::to_string(std::get<1>(info.param));
+                         });
+
+TEST(WorkingSetScreening, NeverChangesTheAnswer) {
+  const auto p = test::random_problem(Formulation::gated, 80, 3, 1, 60, 3e-2, 7);
+  SolverOptions options;
+  options.tol = 1e-9;
+  options.max_iter = 100000;
+  WorkingSetOptions with, without;
+  with.initial_patterns = without.initial_patterns = 2;
+  without.screening = false;
+  const SolveResult a = solve_working_set(*p, options, inner_bcd, with);
+  const SolveResult b = solve_working_set(*p, options, inner_bcd, without);
+  ASSERT_EQ(a.status, SolveStatus::converged);
+  ASSERT_EQ(b.status, SolveStatus::converged);
+  EXPECT_LE(test::rel_diff(a.certificate.primal, b.certificate.primal), 1e-8);
+}
+
+TEST(WorkingSetControl, WarmStartNearTheOptimumSavesMostOfTheWork) {
+  const auto p = test::random_problem(Formulation::gated, 60, 3, 1, 30, 1e-2, 3);
+  SolverOptions options;
+  options.tol = 1e-7;
+  options.max_iter = 100000;
+  const SolveResult optimum = solve_block_coordinate(*p, options);
+  ASSERT_EQ(optimum.status, SolveStatus::converged);
+  const SolveResult cold = solve_working_set(*p, options, inner_bcd);
+  const SolveResult warm = solve_working_set(*p, options, inner_bcd, {}, &optimum.V);
+  EXPECT_EQ(warm.status, SolveStatus::converged);
+  EXPECT_LE(test::rel_diff(warm.certificate.primal, cold.certificate.primal), 1e-6);
+  EXPECT_LT(2 * warm.iterations, cold.iterations);
+}
+
+TEST(WorkingSetControl, StatusesCallbackAndBadInput) {
+  const auto p = test::random_problem(Formulation::gated, 60, 3, 1, 30, 1e-3, 4);
+  SolverOptions options;
+  options.tol = 1e-12;
+  options.max_iter = 3;
+  EXPECT_EQ(solve_working_set(*p, options, inner_bcd).status, SolveStatus::max_iterations);
+
+  options.max_iter = 100000;
+  int calls = 0;
+  options.callback = [&](const IterationRecord&) { return ++calls < 2; };
+  const SolveResult stopped = solve_working_set(*p, options, inner_bcd);
+  EXPECT_EQ(stopped.status, SolveStatus::stopped);
+  EXPECT_EQ(calls, 2);
+  EXPECT_GE(stopped.certificate.relative_gap, 0.0);
+
+  options.callback = nullptr;
+  const ColMatrix wrong = ColMatrix::Zero(2, 2);
+  test::expect_throws_with<InvalidInput>([&] { solve_working_set(*p, options, inner_bcd, {}, &wrong); },
+                                         {"warm start is 2×2"});
+  WorkingSetOptions none;
+  none.initial_patterns = 0;
+  test::expect_throws_with<InvalidInput>([&] { solve_working_set(*p, options, inner_bcd, none); },
+                                         {"at least one pattern"});
+}
+
+}  // namespace
+}  // namespace cvxnn
