@@ -115,10 +115,10 @@ TEST(WorkingSetControl, StatusesCallbackAndBadInput) {
 
   options.max_iter = 100000;
   int calls = 0;
-  options.callback = [&](const IterationRecord&) { return ++calls < 2; };
+  options.callback = [&](const IterationRecord&) { return ++calls > 1; };  // stop at the first round
   const SolveResult stopped = solve_working_set(*p, options, inner_bcd);
   EXPECT_EQ(stopped.status, SolveStatus::stopped);
-  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(calls, 1);
   EXPECT_GE(stopped.certificate.relative_gap, 0.0);
 
   options.callback = nullptr;

@@ -20,6 +20,8 @@ constexpr double kInnerTolFraction = 0.3;
 // When no pattern outside the working set violates its constraint, the outer gap is the inner
 // solve's own: ask the next round for this much more accuracy.
 constexpr double kInnerTolTightening = 0.1;
+// Beyond this fraction of the surviving patterns the working set takes all of them.
+constexpr double kSaturation = 0.5;
 
 // The program over a subset of the patterns (columns of the mask): same data, β and formulation.
 std::unique_ptr<ConvexProblem> restrict_to(const ConvexProblem& problem, const std::vector<Index>& patterns) {
@@ -196,6 +198,18 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
         in_set[static_cast<std::size_t>(violators[q].second)] = 1;
       }
       inner_tol = std::min(inner_tol, std::max(kInnerTolFraction * cert.relative_gap, kInnerTolFraction * options.tol));
+      // A working set holding most of the surviving patterns saves little per inner iteration but
+      // costs a restart per round: take them all and finish in one solve.
+      const auto survivors = static_cast<std::size_t>(std::count(alive.begin(), alive.end(), char{1}));
+      if (set.size() > kSaturation * double(survivors)) {
+        for (Index i = 0; i < P; ++i) {
+          if (alive[static_cast<std::size_t>(i)] && !in_set[static_cast<std::size_t>(i)]) {
+            set.push_back(i);
+            in_set[static_cast<std::size_t>(i)] = 1;
+          }
+        }
+        inner_tol = kInnerTolFraction * options.tol;
+      }
     }
     if (set.empty()) {  // nothing violates at V = 0 but the gap is open: only rounding can do this
       result.status = SolveStatus::stalled;

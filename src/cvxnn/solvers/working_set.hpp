@@ -17,7 +17,9 @@
 //    dropped for good (the gated value bounds the NNLS value, so the test is safe for the cone
 //    programs too).
 // The inner tolerance follows the outer gap (a third of it, never looser than needed to end), so
-// early rounds are cheap. This is the design of celer (Massias, Gramfort & Salmon, ICML 2018 and
+// early rounds are cheap. When the working set outgrows half of the surviving patterns the
+// solution is not sparse, a restricted solve saves little and every round restarts the inner
+// method: W then takes every surviving pattern and the next solve finishes the job. This is the design of celer (Massias, Gramfort & Salmon, ICML 2018 and
 // JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening rule of Ndiaye,
 // Fercoq, Gramfort & Salmon (JMLR 2017).
 //
