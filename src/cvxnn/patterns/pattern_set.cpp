@@ -1,11 +1,13 @@
 #include "cvxnn/patterns/pattern_set.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string_view>
 #include <unordered_map>
 
 #include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
 
 namespace cvxnn {
 
@@ -33,8 +35,20 @@ Mask compute_mask(const Matrix& X, const Matrix& gates) {
     throw InvalidInput("compute_mask: gates have " + std::to_string(gates.cols()) +
                        " columns but X has " + std::to_string(X.cols()));
   }
-  const Matrix scores = X * gates.transpose();  // n×P
-  return (scores.array() >= 0.0).cast<std::uint8_t>();
+  // Block by block over the rows: the n×P scores never exist as doubles (8 GB at n = 10⁶, P = 1000),
+  // only a block of them, and the mask costs one byte per entry.
+  constexpr Index kRows = 2048;
+  Mask mask(X.rows(), gates.rows());
+  const Matrix gates_t = gates.transpose();
+  const Index blocks = (X.rows() + kRows - 1) / kRows;
+  const double flops = 2.0 * double(X.rows()) * double(X.cols()) * double(gates.rows());
+#pragma omp parallel for schedule(static) num_threads(num_threads_for(flops))
+  for (Index b = 0; b < blocks; ++b) {
+    const Index start = b * kRows, rows = std::min(kRows, X.rows() - start);
+    const Matrix scores = X.middleRows(start, rows) * gates_t;
+    mask.middleRows(start, rows) = (scores.array() >= 0.0).cast<std::uint8_t>();
+  }
+  return mask;
 }
 
 std::string pattern_key(const Mask& mask, Index column, const Matrix& signs) {
@@ -46,27 +60,78 @@ std::string pattern_key(const Mask& mask, Index column, const Matrix& signs) {
   return key;
 }
 
+namespace {
+
+bool same_column(const Mask& mask, Index a, Index b, const Matrix& signs) {
+  for (Index k = 0; k < mask.rows(); ++k) {
+    if (mask(k, a) != mask(k, b)) return false;
+  }
+  if (signs.size() > 0) {
+    for (Index l = 0; l < signs.cols(); ++l) {
+      if ((signs(a, l) > 0) != (signs(b, l) > 0)) return false;
+    }
+  }
+  return true;
+}
+
+// Indices of the first column of each distinct nonzero (mask column, sign row). A 64-bit FNV-1a
+// hash per column, all computed in one row-major pass, with an exact comparison on equal hashes:
+// memory O(P), where whole-column keys would cost n·P bytes (512 MB at n = 10⁶, P = 512).
+std::vector<Index> distinct_nonzero_columns(const Mask& all, const Matrix& signs) {
+  const auto P = static_cast<std::size_t>(all.cols());
+  constexpr std::uint64_t kPrime = 1099511628211ULL;
+  std::vector<std::uint64_t> hash(P, 1469598103934665603ULL);
+  std::vector<Index> ones(P, 0);
+  for (Index k = 0; k < all.rows(); ++k) {
+    const std::uint8_t* row = all.row(k).data();
+    for (std::size_t i = 0; i < P; ++i) {
+      hash[i] = (hash[i] ^ row[i]) * kPrime;
+      ones[i] += row[i];
+    }
+  }
+  if (signs.size() > 0) {
+    for (std::size_t i = 0; i < P; ++i) {
+      for (Index l = 0; l < signs.cols(); ++l) hash[i] = (hash[i] ^ (signs(Index(i), l) > 0 ? 1u : 2u)) * kPrime;
+    }
+  }
+  std::unordered_map<std::uint64_t, std::vector<Index>> seen;
+  std::vector<Index> kept;
+  for (std::size_t i = 0; i < P; ++i) {
+    if (ones[i] == 0) continue;  // the all-zero pattern contributes nothing
+    std::vector<Index>& same_hash = seen[hash[i]];
+    const bool duplicate = std::any_of(same_hash.begin(), same_hash.end(),
+                                       [&](Index j) { return same_column(all, Index(i), j, signs); });
+    if (duplicate) continue;
+    same_hash.push_back(Index(i));
+    kept.push_back(Index(i));
+  }
+  return kept;
+}
+
+}  // namespace
+
 PatternSet make_pattern_set(const Matrix& X, const Matrix& gates, PatternSource source,
                             const Matrix& signs) {
   if (signs.size() > 0 && signs.rows() != gates.rows()) {
     throw InvalidInput("make_pattern_set: " + std::to_string(gates.rows()) + " gates but " +
                        std::to_string(signs.rows()) + " sign rows");
   }
-  const Mask all = compute_mask(X, gates);
-  std::unordered_map<std::string, Index> seen;
-  std::vector<Index> kept;
-  for (Index i = 0; i < all.cols(); ++i) {
-    if (all.col(i).cast<int>().sum() == 0) continue;  // the all-zero pattern contributes nothing
-    if (seen.emplace(pattern_key(all, i, signs), i).second) kept.push_back(i);
-  }
+  Mask all = compute_mask(X, gates);
+  const std::vector<Index> kept = distinct_nonzero_columns(all, signs);
   PatternSet set;
   set.source = source;
   const auto P = static_cast<Index>(kept.size());
-  set.mask.resize(X.rows(), P);
   set.gates.resize(P, X.cols());
   if (signs.size() > 0) set.signs.resize(P, signs.cols());
+  if (P == all.cols()) {
+    set.mask = std::move(all);
+  } else {
+    set.mask.resize(X.rows(), P);
+    for (Index k = 0; k < X.rows(); ++k) {
+      for (Index i = 0; i < P; ++i) set.mask(k, i) = all(k, kept[static_cast<std::size_t>(i)]);
+    }
+  }
   for (Index i = 0; i < P; ++i) {
-    set.mask.col(i) = all.col(kept[static_cast<std::size_t>(i)]);
     set.gates.row(i) = gates.row(kept[static_cast<std::size_t>(i)]);
     if (signs.size() > 0) set.signs.row(i) = signs.row(kept[static_cast<std::size_t>(i)]);
   }
