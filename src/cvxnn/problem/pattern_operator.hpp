@@ -47,9 +47,26 @@ class PatternOperator {
   const Mask& mask_;
   std::vector<Group> groups_;
   Index outputs_;
-  // The groups' fields as flat arrays, for the inner loops.
-  std::vector<Index> group_pattern_, group_output_;
-  std::vector<double> group_sign_;
+  // The groups in panels: runs of up to kPanel groups (pattern_operator.cpp) that feed one output,
+  // taken in the order (output, pattern, sign, index). In the usual layouts a panel's groups are
+  // consecutive and its patterns consecutive (gated, signed) or in ± pairs (relu), so the kernels
+  // load its mask bytes and cone values as vectors. Each slot of a panel is one group or padding
+  // (group −1, sign 0).
+  enum class PatternLayout : unsigned char {
+    consecutive,  ///< slot s has pattern first_pattern + s
+    paired,       ///< slot s has pattern first_pattern + s/2
+    gathered,     ///< anything else: slot_pattern_
+  };
+  struct Panel {
+    Index output = 0;
+    Index size = 0;           ///< groups in the panel (the rest of its slots are padding)
+    Index first_pattern = 0;  ///< pattern of slot 0
+    PatternLayout layout = PatternLayout::gathered;
+    bool groups_consecutive = false;  ///< slot s is group slot_group_[0] + s, and the panel is full
+  };
+  std::vector<Panel> panels_;
+  std::vector<Index> slot_group_, slot_pattern_;  ///< kPanel entries per panel
+  std::vector<double> slot_sign_;                 ///< kPanel entries per panel, 0 for padding
 };
 
 }  // namespace cvxnn
