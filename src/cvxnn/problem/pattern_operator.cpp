@@ -51,6 +51,8 @@ constexpr Index kPanel = Index{kTileVectors} * kLanes;  // groups per panel
 constexpr Index kRowBlock = 16 * kTileRows;
 // Adjoint rows per step: the masked block S (kAdjointRowBlock × kPanel doubles) stays in L1.
 constexpr Index kAdjointRowBlock = 128;
+// Rows ahead of the cone weights fetched in the adjoint.
+constexpr Index kPrefetchRows = 8;
 // Adjoint panels per task (at most): each task packs and reads the X block once for all its panels.
 constexpr Index kPanelsPerTask = 8;
 
@@ -388,6 +390,12 @@ void PatternOperator::adjoint(const Matrix& R, ColMatrix& G, const Matrix* cone_
             panel_mask(view, k, m);
             const double residual = R(k, panel.output);
             double* s_row = S.data() + r * kPanel;
+            // The cone weights are a stream of n×J doubles read kPanel at a time with a stride
+            // of J: fetch a few rows ahead, which the hardware prefetcher does not.
+            if (cone_weights && k + kPrefetchRows < n) {
+              const double* ahead = cone_weights->data() + (k + kPrefetchRows) * J + slot_group[0];
+              for (Index b = 0; b < kPanel; b += 64 / Index{sizeof(double)}) __builtin_prefetch(ahead + b);
+            }
             for (int v = 0; v < kTileVectors; ++v) {
               Vec s = (sign[v] * m[v]) * residual;
               if (cone_weights) {
