@@ -10,7 +10,10 @@
 // explicitly), whether one thread and all threads give bit-identical outputs, and the peak
 // resident memory. Exits with status 1 when an output is wrong. Timings are never asserted.
 //
-// Usage: bench_operator [--repeats N] [--n N] [--patterns P] [--d LIST] (LIST like 100,50,10)
+// The same for PatternOperatorF32 against Eigen SGEMMs ("fwd f32", "adj f32"; its differences are
+// against the float64 reference, so they show the rounding of X and V to float32).
+//
+// Usage: bench_operator [--repeats N] [--n N] [--patterns P] [--d LIST] [--f32 0|1] (LIST like 100,50,10)
 #include <fmt/core.h>
 #include <sys/resource.h>
 
@@ -71,7 +74,7 @@ double relative_difference(const A& a, const B& b) {
 template <typename M>
 bool bitwise_equal(const M& a, const M& b) {
   return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())) == 0;
+         std::memcmp(a.data(), b.data(), sizeof(typename M::Scalar) * static_cast<std::size_t>(a.size())) == 0;
 }
 
 double peak_rss_mib() {
@@ -81,7 +84,7 @@ double peak_rss_mib() {
 }
 
 // One problem: times both passes and both baselines at each thread count, checks the outputs.
-bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vector<int>& thread_counts) {
+bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vector<int>& thread_counts, bool f32) {
   const Matrix X = [&] {
     Matrix A = gaussian(n, d, 1);
     A.col(d - 1).setOnes();  // the bias column
@@ -100,6 +103,11 @@ bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vect
   const Matrix R = gaussian(n, 1, 4);
   const Matrix Q = relu ? gaussian(n, J, 5) : Matrix();
   const Matrix* cone_weights = relu ? &Q : nullptr;
+  // float32: the same operator and data rounded, against SGEMMs.
+  const PatternOperatorF32 op32(op);
+  const Eigen::MatrixXf X32 = X.cast<float>(), V32 = V.cast<float>();
+  const MatrixF Q32 = Q.cast<float>();
+  const MatrixF* cone_weights32 = relu ? &Q32 : nullptr;
 
   // The adjoint baseline's right-hand side: the masked residual (plus masked cone weights), dense.
   Matrix S(n, J);
@@ -108,6 +116,7 @@ bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vect
       const double m = mask(k, groups[j].pattern);
       S(k, j) = groups[j].sign * m * R(k, 0) + (relu ? (2.0 * m - 1.0) * Q(k, j) : 0.0);
     }
+  const MatrixF S32 = f32 ? MatrixF(S.cast<float>()) : MatrixF();
 
   const double flops = 2.0 * double(n) * double(d) * double(J);
   fmt::print("\n{} groups, n = {}, d = {}, P = {}, J = {}{}: {:.2f} GFLOP per pass\n", relu ? "relu" : "gated", n,
@@ -118,8 +127,9 @@ bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vect
   bool ok = true;
   Matrix Z, yhat_ref, cone_ref;
   ColMatrix G_ref;
-  Matrix yhat_first, cone_first;
-  ColMatrix G_first;
+  Matrix yhat_first, cone_first, yhat32_first;
+  MatrixF cone32_first;
+  ColMatrix G_first, G32_first;
   bool identical = true;
   for (std::size_t ti = 0; ti < thread_counts.size(); ++ti) {
     const int threads = thread_counts[ti];
@@ -137,6 +147,20 @@ bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vect
         repeats, {[&] { Z.noalias() = X * V; }, [&] { op.forward(V, &yhat, relu ? &cone : nullptr); },
                   [&] { G_base.noalias() = X.transpose() * S; }, [&] { op.adjoint(R, G, cone_weights); }});
     const double t_gemm_fwd = t[0], t_fwd = t[1], t_gemm_adj = t[2], t_adj = t[3];
+    Matrix yhat32;
+    MatrixF cone32, Z32;
+    ColMatrix G32;
+    Eigen::MatrixXf G32_base(d, J);
+    std::vector<double> t32;
+    if (f32) {
+      op32.forward(V32, &yhat32, relu ? &cone32 : nullptr);
+      op32.adjoint(R, G32, cone_weights32);
+      Z32.resize(n, J);
+      t32 = median_seconds(repeats, {[&] { Z32.noalias() = X32 * V32; },
+                                     [&] { op32.forward(V32, &yhat32, relu ? &cone32 : nullptr); },
+                                     [&] { G32_base.noalias() = X32.transpose() * S32; },
+                                     [&] { op32.adjoint(R, G32, cone_weights32); }});
+    }
     if (ti == 0) {
       // The reference: the baseline GEMM's output, masked and summed in the plainest way.
       yhat_ref.setZero(n, 1);
@@ -151,9 +175,14 @@ bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vect
       yhat_first = yhat;
       cone_first = cone;
       G_first = G;
+      yhat32_first = yhat32;
+      cone32_first = cone32;
+      G32_first = G32;
     } else {
       identical = identical && bitwise_equal(yhat, yhat_first) && bitwise_equal(G, G_first) &&
                   (!relu || bitwise_equal(cone, cone_first));
+      identical = identical && bitwise_equal(yhat32, yhat32_first) && bitwise_equal(G32, G32_first) &&
+                  (!relu || bitwise_equal(cone32, cone32_first));
     }
     const double diff_y = relative_difference(yhat, yhat_ref);
     const double diff_c = relu ? relative_difference(cone, cone_ref) : 0.0;
@@ -166,6 +195,19 @@ bool run_case(Index n, Index d, Index P, bool relu, int repeats, const std::vect
                relu ? fmt::format("  (ŷ {:.1e}, cone {:.1e})", diff_y, diff_c) : std::string());
     fmt::print("  {:>7}  {:>9}  {:>11.2f}  {:>11.2f}  {:>6.2f}  {:>10.1e}\n", threads, "adjoint", flops / t_adj * 1e-9,
                flops / t_gemm_adj * 1e-9, t_gemm_adj / t_adj, diff_g);
+    if (f32) {
+      // Against the float64 reference: the rounding of X and V to float32 shows here.
+      const double d32_y = relative_difference(yhat32, yhat_ref);
+      const double d32_c = relu ? relative_difference(Matrix(cone32.cast<double>()), cone_ref) : 0.0;
+      const double d32_g = relative_difference(G32, G_ref);
+      const double tol32 = 1e-4;
+      ok = ok && d32_y <= tol32 && d32_c <= tol32 && d32_g <= tol32;
+      fmt::print("  {:>7}  {:>9}  {:>11.2f}  {:>11.2f}  {:>6.2f}  {:>10.1e}{}\n", threads, "fwd f32",
+                 flops / t32[1] * 1e-9, flops / t32[0] * 1e-9, t32[0] / t32[1], std::max(d32_y, d32_c),
+                 relu ? fmt::format("  (ŷ {:.1e}, cone {:.1e})", d32_y, d32_c) : std::string());
+      fmt::print("  {:>7}  {:>9}  {:>11.2f}  {:>11.2f}  {:>6.2f}  {:>10.1e}\n", threads, "adj f32",
+                 flops / t32[3] * 1e-9, flops / t32[2] * 1e-9, t32[2] / t32[3], d32_g);
+    }
   }
   if (thread_counts.size() > 1)
     fmt::print("  1 thread and {} threads bit-identical: {}\n", thread_counts.back(), identical ? "yes" : "NO");
@@ -188,6 +230,7 @@ std::vector<Index> parse_list(const std::string& text) {
 
 int main(int argc, char** argv) {
   int repeats = 5;
+  bool f32 = true;
   Index n = 20000, P = 1000;
   std::vector<Index> dims{100, 50, 10};
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -196,8 +239,9 @@ int main(int argc, char** argv) {
     else if (flag == "--n") n = std::stol(value);
     else if (flag == "--patterns") P = std::stol(value);
     else if (flag == "--d") dims = parse_list(value);
+    else if (flag == "--f32") f32 = value != "0";
     else {
-      fmt::print(stderr, "bench_operator: unknown option {} (expected --repeats, --n, --patterns, --d)\n", flag);
+      fmt::print(stderr, "bench_operator: unknown option {} (expected --repeats, --n, --patterns, --d, --f32)\n", flag);
       return 2;
     }
   }
@@ -210,8 +254,8 @@ int main(int argc, char** argv) {
 
   bool ok = true;
   for (std::size_t i = 0; i < dims.size(); ++i) {
-    ok = run_case(n, dims[i], P, /*relu=*/false, repeats, thread_counts) && ok;
-    if (i == 0) ok = run_case(n, dims[i], P, /*relu=*/true, repeats, thread_counts) && ok;
+    ok = run_case(n, dims[i], P, /*relu=*/false, repeats, thread_counts, f32) && ok;
+    if (i == 0) ok = run_case(n, dims[i], P, /*relu=*/true, repeats, thread_counts, f32) && ok;
   }
   fmt::print("\npeak resident memory: {:.0f} MiB\n", peak_rss_mib());
   fmt::print("outputs {}\n", ok ? "correct" : "WRONG");

@@ -13,6 +13,7 @@
 #include <utility>
 #include <string>
 #include <tuple>
+#include <type_traits>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/core/parallel.hpp"
@@ -409,6 +410,62 @@ TEST(PatternOperatorKernels, GroupsInAnyOrder) {
   }
   const Matrix X = test::random_matrix(250, 6, 51);
   expect_matches_dense(X, random_mask(250, 60, 52), tail, 1, 53, "relu tail");
+}
+
+// float32: the same images as float64 up to the rounding of X and V, and 1 vs 2 threads bit for bit.
+TEST(PatternOperatorKernels, Float32MatchesFloat64AndIsDeterministic) {
+  for (const auto& [formulation, outputs, n] :
+       {std::tuple{Formulation::gated, Index{1}, Index{1003}}, std::tuple{Formulation::relu, Index{1}, Index{1003}},
+        std::tuple{Formulation::signed_relu, Index{2}, Index{389}}, std::tuple{Formulation::relu, Index{3}, Index{7}}}) {
+    const std::string context = to_string(formulation) + " c=" + std::to_string(outputs) + " n=" + std::to_string(n);
+    SCOPED_TRACE(context);
+    const Instance inst = make_instance(formulation, n, outputs, /*gate_count=*/250, 91);
+    const Index d = inst.X.cols(), J = static_cast<Index>(inst.groups.size());
+    const PatternOperator op(inst.X, inst.patterns.mask, inst.groups, outputs);
+    const PatternOperatorF32 op32(op);
+    const ColMatrix V = test::random_col_matrix(d, J, 92);
+    const Matrix R = test::random_matrix(n, outputs, 93);
+    const Matrix Q = test::random_matrix(n, J, 94);
+    const Eigen::MatrixXf V32 = V.cast<float>();
+    const MatrixF Q32 = Q.cast<float>();
+    Matrix yhat, cone, relu;
+    ColMatrix G;
+    op.forward(V, &yhat, &cone, &relu);
+    op.adjoint(R, G, &Q);
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Matrix y, r;
+      MatrixF c;
+      ColMatrix g;
+      op32.forward(V32, &y, &c, &r);
+      op32.adjoint(R, g, &Q32);
+      set_num_threads(0);
+      return std::make_tuple(y, c, r, g);
+    };
+    const auto [y1, c1, r1, g1] = run(1);
+    const auto [y2, c2, r2, g2] = run(2);
+    EXPECT_LE(max_abs(y1 - yhat), 1e-5 * std::max(1.0, max_abs(yhat)));
+    EXPECT_LE(max_abs(r1 - relu), 1e-5 * std::max(1.0, max_abs(relu)));
+    EXPECT_LE(max_abs(Matrix(c1.cast<double>()) - cone), 1e-5 * std::max(1.0, max_abs(cone)));
+    EXPECT_LE(max_abs(g1 - G), 1e-5 * std::max(1.0, max_abs(G)));
+    auto same_bits = [](const auto& a, const auto& b) {
+      using Scalar = typename std::decay_t<decltype(a)>::Scalar;
+      return a.rows() == b.rows() && a.cols() == b.cols() &&
+             std::memcmp(a.data(), b.data(), sizeof(Scalar) * static_cast<std::size_t>(a.size())) == 0;
+    };
+    EXPECT_TRUE(same_bits(y1, y2));
+    EXPECT_TRUE(same_bits(c1, c2));
+    EXPECT_TRUE(same_bits(r1, r2));
+    EXPECT_TRUE(same_bits(g1, g2));
+  }
+  // Shapes are checked as in float64.
+  const Instance inst = make_instance(Formulation::gated, 50, 1, 5, 95);
+  const PatternOperator op(inst.X, inst.patterns.mask, inst.groups, 1);
+  const PatternOperatorF32 op32(op);
+  Matrix yhat;
+  ColMatrix G;
+  test::expect_throws_with<InvalidInput>([&] { op32.forward(Eigen::MatrixXf::Zero(1, 1), &yhat); }, {"V"});
+  test::expect_throws_with<InvalidInput>([&] { op32.adjoint(Matrix::Zero(3, 1), G); }, {"R"});
 }
 
 // ---- groups and construction ----------------------------------------------------------------------
