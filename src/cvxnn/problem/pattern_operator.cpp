@@ -350,9 +350,12 @@ void forward_kernel(const Problem<T>& pb, const VMatrix& V, Matrix* yhat, RowMat
         }
       }
       auto lane_sum = [](const double* partial) {
-        double sum = partial[0];
-        for (int l = 1; l < L; ++l) sum += partial[l];
-        return sum;
+        // Pairwise: (p0 + p1) + (p2 + p3), ... as a SIMD horizontal reduction would.
+        double level[L];
+        for (int l = 0; l < L; ++l) level[l] = partial[l];
+        for (int width = L / 2; width >= 1; width /= 2)
+          for (int l = 0; l < width; ++l) level[l] = level[2 * l] + level[2 * l + 1];
+        return level[0];
       };
       for (Index r = 0; r < rows; ++r)
         for (Index o = 0; o < c; ++o) {
