@@ -1,14 +1,19 @@
 // The pattern operator (problem/pattern_operator.hpp) against an explicit dense expansion: one
 // n × (d·J) matrix per output whose block j is s_j D_{p_j} X (test_helpers.hpp). Sizes are chosen
-// so that n is not a multiple of the 256-row block and J not a multiple of the 64-group block,
-// and J > 64 in several cases so that several adjoint tasks run.
+// so that n is not a multiple of the kernels' row blocks (96 and 128 rows, register tiles of 4 or
+// 6) and J not a multiple of the 32-group panel (12 below AVX-512), and J > 64 in several cases
+// so that several panels and adjoint tasks run. The kernel tests at the end add problems with
+// many blocks (1 thread against 2, bit for bit), d = 1, no groups, and groups in any order.
 #include "cvxnn/problem/pattern_operator.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
+#include <utility>
 #include <string>
 #include <tuple>
+#include <type_traits>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/core/parallel.hpp"
@@ -64,8 +69,9 @@ class PatternOperatorDense : public ::testing::TestWithParam<Params> {
 
 TEST_P(PatternOperatorDense, SizesExerciseTheBlockBoundaries) {
   const auto [formulation, n, outputs] = GetParam();
-  EXPECT_NE(n % 256, 0);
-  EXPECT_NE(J_ % 64, 0) << "J = " << J_;
+  EXPECT_NE(n % 96, 0);
+  EXPECT_NE(n % 128, 0);
+  EXPECT_NE(J_ % 32, 0) << "J = " << J_;
   EXPECT_GT(inst_.patterns.num_patterns(), 30) << "Gaussian gates should give distinct patterns";
   const Index expected_groups = inst_.patterns.num_patterns() * outputs * (formulation == Formulation::relu ? 2 : 1);
   EXPECT_EQ(J_, expected_groups);
@@ -252,6 +258,215 @@ INSTANTIATE_TEST_SUITE_P(AllFormulations, PatternOperatorDense,
                                             ::testing::Values(Index{300}, Index{513}),
                                             ::testing::Values(Index{1}, Index{3})),
                          param_name);
+
+// ---- the kernels: many blocks, thread counts, edge cases ------------------------------------------
+
+// Every image of the operator against explicit references: ŷ and the adjoint against the dense
+// matrices, the cone values against (2D − I) X v_j, the relu sums against Σ s_j relu(X v_j).
+void expect_matches_dense(const Matrix& X, const Mask& mask, const std::vector<Group>& groups, Index outputs,
+                          std::uint64_t seed, const std::string& context) {
+  SCOPED_TRACE(context);
+  const Index n = X.rows(), d = X.cols(), J = static_cast<Index>(groups.size());
+  const PatternOperator op(X, mask, groups, outputs);
+  const ColMatrix V = test::random_col_matrix(d, J, seed);
+  const Matrix R = test::random_matrix(n, outputs, seed + 1);
+  const Matrix Q = test::random_matrix(n, J, seed + 2);
+  Matrix yhat, cone, relu;
+  op.forward(V, &yhat, &cone, &relu);
+  ColMatrix G, GQ;
+  op.adjoint(R, G);
+  op.adjoint(R, GQ, &Q);
+
+  Matrix yhat_expected = Matrix::Zero(n, outputs), relu_expected = Matrix::Zero(n, outputs), cone_expected(n, J);
+  ColMatrix G_expected(d, J), GQ_expected(d, J);
+  for (Index j = 0; j < J; ++j) {
+    const Group& g = groups[static_cast<std::size_t>(j)];
+    const Eigen::VectorXd z = Eigen::MatrixXd(X) * V.col(j);
+    const Eigen::VectorXd m = mask.col(g.pattern).cast<double>();
+    yhat_expected.col(g.output) += g.sign * m.cwiseProduct(z);
+    relu_expected.col(g.output) += g.sign * z.cwiseMax(0.0);
+    cone_expected.col(j) = (2.0 * m.array() - 1.0).matrix().cwiseProduct(z);
+    G_expected.col(j) = g.sign * Eigen::MatrixXd(X).transpose() * m.cwiseProduct(Eigen::VectorXd(R.col(g.output)));
+    GQ_expected.col(j) = G_expected.col(j) + test::cone_matrix(X, mask, g.pattern).transpose() * Eigen::VectorXd(Q.col(j));
+  }
+  if (J > 0 && n > 0) {
+    // The dense n × (d·J) expansion agrees with the explicit sums.
+    const auto A = dense_operator(X, mask, groups, outputs);
+    EXPECT_LE(max_abs(dense_forward(A, V) - yhat_expected), 1e-11 * std::max(1.0, max_abs(yhat_expected)));
+    EXPECT_LE(max_abs(dense_adjoint(A, R, d, J) - G_expected), 1e-11 * std::max(1.0, max_abs(G_expected)));
+  }
+  ASSERT_EQ(yhat.rows(), n);
+  ASSERT_EQ(yhat.cols(), outputs);
+  ASSERT_EQ(cone.rows(), n);
+  ASSERT_EQ(cone.cols(), J);
+  ASSERT_EQ(G.rows(), d);
+  ASSERT_EQ(G.cols(), J);
+  EXPECT_LE(max_abs(yhat - yhat_expected), 1e-11 * std::max(1.0, max_abs(yhat_expected)));
+  EXPECT_LE(max_abs(relu - relu_expected), 1e-11 * std::max(1.0, max_abs(relu_expected)));
+  EXPECT_LE(max_abs(cone - cone_expected), 1e-12 * std::max(1.0, max_abs(cone_expected)));
+  EXPECT_LE(max_abs(G - G_expected), 1e-11 * std::max(1.0, max_abs(G_expected)));
+  EXPECT_LE(max_abs(GQ - GQ_expected), 1e-11 * std::max(1.0, max_abs(GQ_expected)));
+}
+
+Mask random_mask(Index n, Index P, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Mask mask(n, P);
+  for (Index i = 0; i < mask.size(); ++i) mask.data()[i] = static_cast<std::uint8_t>(rng() & 1u);
+  return mask;
+}
+
+// Large enough for 2 threads (≥ 10⁶ flops) and many row blocks, tiles and panels.
+TEST(PatternOperatorKernels, OneAndTwoThreadsAreBitIdenticalOnManyBlocks) {
+  for (const auto& [formulation, outputs] : {std::pair{Formulation::gated, Index{1}}, std::pair{Formulation::relu, Index{1}},
+                                             std::pair{Formulation::signed_relu, Index{2}},
+                                             std::pair{Formulation::gated, Index{3}}}) {
+    const std::string context = to_string(formulation) + " c=" + std::to_string(outputs);
+    SCOPED_TRACE(context);
+    const Instance inst = make_instance(formulation, /*n=*/1003, outputs, /*gate_count=*/250, 77);
+    const Index n = inst.X.rows(), d = inst.X.cols(), J = static_cast<Index>(inst.groups.size());
+    ASSERT_GE(2.0 * double(n) * double(d) * double(J), 1e6) << "too small to run on 2 threads";
+    const PatternOperator op(inst.X, inst.patterns.mask, inst.groups, outputs);
+    const ColMatrix V = test::random_col_matrix(d, J, 31);
+    const Matrix R = test::random_matrix(n, outputs, 32);
+    const Matrix Q = test::random_matrix(n, J, 33);
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Matrix yhat, cone, relu;
+      ColMatrix G, GQ;
+      op.forward(V, &yhat, &cone, &relu);
+      op.adjoint(R, G);
+      op.adjoint(R, GQ, &Q);
+      set_num_threads(0);
+      return std::make_tuple(yhat, cone, relu, G, GQ);
+    };
+    const auto [y1, c1, r1, g1, q1] = run(1);
+    const auto [y2, c2, r2, g2, q2] = run(2);
+    auto same_bits = [](const auto& a, const auto& b) {
+      return a.rows() == b.rows() && a.cols() == b.cols() &&
+             std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())) == 0;
+    };
+    EXPECT_TRUE(same_bits(y1, y2));
+    EXPECT_TRUE(same_bits(c1, c2));
+    EXPECT_TRUE(same_bits(r1, r2));
+    EXPECT_TRUE(same_bits(g1, g2));
+    EXPECT_TRUE(same_bits(q1, q2));
+    expect_matches_dense(inst.X, inst.patterns.mask, inst.groups, outputs, 34, context);
+  }
+}
+
+TEST(PatternOperatorKernels, OneFeature) {
+  // d = 1: a single column of X (every tile is a remainder tile of the adjoint).
+  const Matrix X = test::random_matrix(301, 1, 40);
+  const Mask mask = random_mask(301, 45, 41);
+  for (const Formulation formulation : {Formulation::gated, Formulation::relu}) {
+    PatternSet set;
+    set.mask = mask;
+    expect_matches_dense(X, mask, make_groups(formulation, set, 2), 2, 42, "d = 1, " + to_string(formulation));
+  }
+}
+
+TEST(PatternOperatorKernels, NoGroupsAndNoRows) {
+  const Matrix X = test::random_matrix(200, 5, 43);
+  const Mask mask = random_mask(200, 10, 44);
+  const PatternOperator op(X, mask, {}, 2);
+  Matrix yhat, cone, relu;
+  op.forward(ColMatrix(5, 0), &yhat, &cone, &relu);
+  EXPECT_EQ(yhat.rows(), 200);
+  EXPECT_EQ(yhat.cols(), 2);
+  EXPECT_EQ(max_abs(yhat), 0.0);
+  EXPECT_EQ(max_abs(relu), 0.0);
+  EXPECT_EQ(cone.rows(), 200);
+  EXPECT_EQ(cone.cols(), 0);
+  ColMatrix G;
+  op.adjoint(test::random_matrix(200, 2, 45), G, &cone);
+  EXPECT_EQ(G.rows(), 5);
+  EXPECT_EQ(G.cols(), 0);
+
+  const Matrix X0(0, 4);
+  const Mask mask0(0, 3);
+  expect_matches_dense(X0, mask0, {{0, 0, 1.0}, {2, 0, -1.0}}, 1, 46, "n = 0");
+}
+
+TEST(PatternOperatorKernels, GroupsInAnyOrder) {
+  // Repeated and shuffled patterns, interleaved outputs, mixed signs, few patterns (no vector
+  // load of mask bytes fits), partial panels, n = 1 and n not a multiple of any block.
+  std::mt19937_64 rng(47);
+  for (const Index P : {Index{3}, Index{40}}) {
+    std::vector<Group> groups;
+    for (int j = 0; j < 77; ++j)
+      groups.push_back({static_cast<Index>(rng() % std::uint64_t(P)), static_cast<Index>(rng() % 3u),
+                        (rng() & 1u) ? 1.0 : -1.0});
+    for (const Index n : {Index{1}, Index{7}, Index{389}}) {
+      const Matrix X = test::random_matrix(n, 11, 48 + std::uint64_t(n));
+      expect_matches_dense(X, random_mask(n, P, 49), groups, 3, 50,
+                           "P = " + std::to_string(P) + ", n = " + std::to_string(n));
+    }
+  }
+  // Groups for one output only, in relu order but starting mid-way (odd first pattern).
+  std::vector<Group> tail;
+  for (Index i = 5; i < 60; ++i) {
+    tail.push_back({i, 0, 1.0});
+    tail.push_back({i, 0, -1.0});
+  }
+  const Matrix X = test::random_matrix(250, 6, 51);
+  expect_matches_dense(X, random_mask(250, 60, 52), tail, 1, 53, "relu tail");
+}
+
+// float32: the same images as float64 up to the rounding of X and V, and 1 vs 2 threads bit for bit.
+TEST(PatternOperatorKernels, Float32MatchesFloat64AndIsDeterministic) {
+  for (const auto& [formulation, outputs, n] :
+       {std::tuple{Formulation::gated, Index{1}, Index{1003}}, std::tuple{Formulation::relu, Index{1}, Index{1003}},
+        std::tuple{Formulation::signed_relu, Index{2}, Index{389}}, std::tuple{Formulation::relu, Index{3}, Index{7}}}) {
+    const std::string context = to_string(formulation) + " c=" + std::to_string(outputs) + " n=" + std::to_string(n);
+    SCOPED_TRACE(context);
+    const Instance inst = make_instance(formulation, n, outputs, /*gate_count=*/250, 91);
+    const Index d = inst.X.cols(), J = static_cast<Index>(inst.groups.size());
+    const PatternOperator op(inst.X, inst.patterns.mask, inst.groups, outputs);
+    const PatternOperatorF32 op32(op);
+    const ColMatrix V = test::random_col_matrix(d, J, 92);
+    const Matrix R = test::random_matrix(n, outputs, 93);
+    const Matrix Q = test::random_matrix(n, J, 94);
+    const Eigen::MatrixXf V32 = V.cast<float>();
+    const MatrixF Q32 = Q.cast<float>();
+    Matrix yhat, cone, relu;
+    ColMatrix G;
+    op.forward(V, &yhat, &cone, &relu);
+    op.adjoint(R, G, &Q);
+    auto run = [&](int threads) {
+      set_num_threads(threads);
+      Matrix y, r;
+      MatrixF c;
+      ColMatrix g;
+      op32.forward(V32, &y, &c, &r);
+      op32.adjoint(R, g, &Q32);
+      set_num_threads(0);
+      return std::make_tuple(y, c, r, g);
+    };
+    const auto [y1, c1, r1, g1] = run(1);
+    const auto [y2, c2, r2, g2] = run(2);
+    EXPECT_LE(max_abs(y1 - yhat), 1e-5 * std::max(1.0, max_abs(yhat)));
+    EXPECT_LE(max_abs(r1 - relu), 1e-5 * std::max(1.0, max_abs(relu)));
+    EXPECT_LE(max_abs(Matrix(c1.cast<double>()) - cone), 1e-5 * std::max(1.0, max_abs(cone)));
+    EXPECT_LE(max_abs(g1 - G), 1e-5 * std::max(1.0, max_abs(G)));
+    auto same_bits = [](const auto& a, const auto& b) {
+      using Scalar = typename std::decay_t<decltype(a)>::Scalar;
+      return a.rows() == b.rows() && a.cols() == b.cols() &&
+             std::memcmp(a.data(), b.data(), sizeof(Scalar) * static_cast<std::size_t>(a.size())) == 0;
+    };
+    EXPECT_TRUE(same_bits(y1, y2));
+    EXPECT_TRUE(same_bits(c1, c2));
+    EXPECT_TRUE(same_bits(r1, r2));
+    EXPECT_TRUE(same_bits(g1, g2));
+  }
+  // Shapes are checked as in float64.
+  const Instance inst = make_instance(Formulation::gated, 50, 1, 5, 95);
+  const PatternOperator op(inst.X, inst.patterns.mask, inst.groups, 1);
+  const PatternOperatorF32 op32(op);
+  Matrix yhat;
+  ColMatrix G;
+  test::expect_throws_with<InvalidInput>([&] { op32.forward(Eigen::MatrixXf::Zero(1, 1), &yhat); }, {"V"});
+  test::expect_throws_with<InvalidInput>([&] { op32.adjoint(Matrix::Zero(3, 1), G); }, {"R"});
+}
 
 // ---- groups and construction ----------------------------------------------------------------------
 

@@ -6,10 +6,11 @@
 // plus the cone constraint values C(:, j) = (2D_{p_j} − I) X v_j and their adjoint
 // Q ↦ Xᵀ ((2D_{p_j} − I) Q(:, j)), fused into the same passes because both need X V.
 //
-// Both passes are GEMM-shaped and run over blocks of rows, so the n×J product X V only ever
-// exists one block at a time; the n×P·d expanded matrix is never formed. The forward pass is
-// parallel over row blocks, the adjoint over blocks of groups, each block summed in a fixed
-// order, so results do not depend on the thread count.
+// Both passes are register-blocked GEMM kernels with the mask fused in (pattern_operator.cpp):
+// X V exists only as one register tile at a time, and the n×P·d expanded matrix is never
+// formed. The forward pass is parallel over row blocks, the adjoint over panels of groups, every
+// output entry summed by one thread in a fixed order, so results do not depend on the thread
+// count. PatternOperatorF32 is the same operator in single precision.
 #pragma once
 
 #include <vector>
@@ -18,6 +19,32 @@
 #include "cvxnn/problem/formulation.hpp"
 
 namespace cvxnn {
+
+namespace detail {
+/// How a panel's mask columns are laid out (pattern_operator.cpp).
+enum class PatternLayout : unsigned char {
+  consecutive,  ///< slot s has pattern first_pattern + s
+  paired,       ///< slot s has pattern first_pattern + s/2 (relu: a + and a − group per pattern)
+  gathered,     ///< anything else: slot_pattern
+};
+struct Panel {
+  Index output = 0;
+  Index size = 0;           ///< groups in the panel (the rest of its slots are padding)
+  Index first_pattern = 0;  ///< pattern of slot 0
+  PatternLayout layout = PatternLayout::gathered;
+  bool groups_consecutive = false;  ///< slot s is group slot_group[0] + s, and the panel is full
+};
+/// The groups in panels of `width` slots: runs of groups that feed one output, taken in the order
+/// (output, pattern, sign, index), so that in the usual layouts a panel's groups are consecutive
+/// and its patterns consecutive (gated, signed) or in ± pairs (relu) and the kernels load its
+/// mask bytes and cone values as vectors. A slot is one group or padding (group −1, sign 0).
+struct PanelSet {
+  Index width = 0;
+  std::vector<Panel> panels;
+  std::vector<Index> slot_group, slot_pattern;  ///< width entries per panel
+  std::vector<double> slot_sign;                ///< width entries per panel, 0 for padding
+};
+}  // namespace detail
 
 class PatternOperator {
  public:
@@ -47,9 +74,32 @@ class PatternOperator {
   const Mask& mask_;
   std::vector<Group> groups_;
   Index outputs_;
-  // The groups' fields as flat arrays, for the inner loops.
-  std::vector<Index> group_pattern_, group_output_;
-  std::vector<double> group_sign_;
+  detail::PanelSet panels_;
+};
+
+/// Single-precision rows: the cone values and cone weights of PatternOperatorF32.
+using MatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// The pattern operator in float32 (research notes solvers.md §3.3, item 5): X (copied) and V in
+/// float32, products in float32 SIMD (twice the lanes of float64), and every sum across panels
+/// (Ŷ) or across row blocks (G) in float64, so Ŷ and G come back as float64. Same determinism:
+/// one thread and N threads give bit-identical results.
+class PatternOperatorF32 {
+ public:
+  /// Copies op's X to float32; the mask and groups stay op's (op must outlive this object).
+  explicit PatternOperatorF32(const PatternOperator& op);
+
+  const PatternOperator& op() const { return op_; }
+
+  /// As PatternOperator::forward; V is d×J in float32, the cone values n×J in float32.
+  void forward(const Eigen::MatrixXf& V, Matrix* yhat, MatrixF* cone = nullptr, Matrix* yhat_relu = nullptr) const;
+  /// As PatternOperator::adjoint; the cone weights n×J in float32, G in float64.
+  void adjoint(const Matrix& R, ColMatrix& G, const MatrixF* cone_weights = nullptr) const;
+
+ private:
+  const PatternOperator& op_;
+  MatrixF X_;
+  detail::PanelSet panels_;
 };
 
 }  // namespace cvxnn
