@@ -104,7 +104,7 @@ Action add_path_command(CLI::App& app) {
   app.add_option("--betas", a->betas, "An explicit grid instead (values of beta)");
   app.add_option("--tol", a->tol, "Relative duality gap of each point")->capture_default_str();
   app.add_option("--max-iter", a->max_iter, "Iteration cap per point")->capture_default_str();
-  app.add_option("--solver", a->solver, "auto, ipm, apg, al or bcd (as fit)")
+  app.add_option("--solver", a->solver, "auto, ipm, ws, apg, al or bcd (as fit)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "ipm", "ws", "apg", "al", "bcd"}));
   a->data_flags.add_to(app);
