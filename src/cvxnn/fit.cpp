@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cvxnn/core/error.hpp"
+#include "cvxnn/core/memory.hpp"
 #include "cvxnn/patterns/enumerate.hpp"
 #include "cvxnn/solvers/accelerated_gradient.hpp"
 #include "cvxnn/solvers/augmented_lagrangian.hpp"
@@ -117,10 +118,28 @@ Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork&
   return cert;
 }
 
+double first_order_memory_bytes(Index n, Index d, Index c, Index patterns, Formulation formulation) {
+  const double groups = double(patterns) * double(c) * (formulation == Formulation::relu ? 2.0 : 1.0);
+  const double N = double(n), D = double(d), C = double(c);
+  double doubles = 3.0 * N * (D + C)  // raw, preprocessed and the program's copy of X and Y
+                   + 8.0 * N * C      // predictions and gradients of the iterates the methods keep
+                   + 10.0 * D * groups;  // iterates, extrapolation, gradients, best point
+  if (has_cone_constraints(formulation)) doubles += 6.0 * N * groups;  // cone values of those iterates
+  return 8.0 * doubles + 2.0 * N * double(patterns);  // + the byte mask (and its copy while built)
+}
+
 FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  PatternSet patterns = choose_patterns(X, Y.cols(), options);
+  // Checked once the patterns are known (the mask is a byte per entry; what follows is larger).
+  check_memory(first_order_memory_bytes(X.rows(), X.cols(), Y.cols(), patterns.num_patterns(), options.formulation),
+               available_memory_bytes(),
+               fmt::format("a {} fit of {} samples, {} features and {} patterns", to_string(options.formulation),
+                           X.rows(), X.cols(), patterns.num_patterns()),
+               "use fewer patterns (--patterns / n_patterns) or a subsample, or the gated formulation, whose "
+               "solvers keep no samples×patterns cone values");
   FitResult result;
-  const ConvexProblem problem(X, Y, choose_patterns(X, Y.cols(), options), options.formulation, options.beta);
+  const ConvexProblem problem(X, Y, std::move(patterns), options.formulation, options.beta);
   result.solve = solve(problem, options.solver_kind, options.solver);
   result.network = to_network(problem, result.solve.V);
   result.patterns = problem.patterns();

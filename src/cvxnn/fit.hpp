@@ -63,7 +63,13 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
 Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,
                             const Matrix& dual_direction = Matrix());
 
-/// Trains on preprocessed data: X (n×d, bias column included), Y (n×c).
+/// Rough peak memory of a fit by the first-order or working-set solvers: copies of the data, the
+/// byte mask of P patterns, the iterates (d×J) and the images (n×c; n×J cone values for the
+/// cone-constrained programs, which dominate at scale). The interior point adds its own estimate.
+double first_order_memory_bytes(Index n, Index d, Index c, Index patterns, Formulation formulation);
+
+/// Trains on preprocessed data: X (n×d, bias column included), Y (n×c). Refuses (InvalidInput,
+/// with the estimate) a fit whose first_order_memory_bytes exceed the memory available.
 FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options);
 
 }  // namespace cvxnn

@@ -16,6 +16,8 @@
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/core/parallel.hpp"
+#include "cvxnn/core/memory.hpp"
+#include "cvxnn/fit.hpp"
 #include "cvxnn/problem/certificate.hpp"
 #include "cvxnn/solvers/interior_point.hpp"
 #include "cvxnn/problem/convex_problem.hpp"
@@ -598,4 +600,26 @@ TEST(DualTracker, KeepsTheBestBoundAndNeverExceedsTheOptimum) {
 }
 
 }  // namespace
+}  // namespace cvxnn
+
+// ---- memory estimates and refusal ----------------------------------------------------------------
+
+namespace cvxnn {
+
+TEST(FitMemory, EstimateCountsTheDominantArraysAndRefusesBeyondWhatIsAvailable) {
+  // Gated, n = 10⁶, d = 51, P = 512: X three times (1.2 GB), the mask (1 GB with its copy), the rest small.
+  const double gated = first_order_memory_bytes(1'000'000, 51, 1, 512, Formulation::gated);
+  EXPECT_GT(gated, 8.0 * 3 * 1e6 * 51 + 1e6 * 512);
+  EXPECT_LT(gated, 3.0e9);
+  // relu keeps n×J cone values of several iterates: J = 1024 doubles per sample, six times.
+  const double relu = first_order_memory_bytes(1'000'000, 51, 1, 512, Formulation::relu);
+  EXPECT_GT(relu - gated, 8.0 * 6 * 1e6 * 1024 * 0.99);
+  test::expect_throws_with<InvalidInput>(
+      [&] { check_memory(relu, 24.0 * 1024 * 1024 * 1024, "a relu fit", "use fewer patterns"); },
+      {"a relu fit would need about 4", "GiB of memory, but 24.0 GiB are available; use fewer patterns"});
+  EXPECT_NO_THROW(check_memory(gated, 24.0 * 1024 * 1024 * 1024, "a gated fit", ""));
+  EXPECT_NO_THROW(check_memory(relu, 0.0, "unknown memory", ""));  // unknown: no refusal
+  EXPECT_GT(available_memory_bytes(), 0.0);  // Linux: /proc/meminfo
+}
+
 }  // namespace cvxnn
