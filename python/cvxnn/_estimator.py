@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _core
 from ._certificate import Certificate
 from ._pieces import (FORMULATIONS, SOLVERS, ProgressPrinter, check_choice, check_number, check_positive_int,
-                      progress_callback)
+                      check_time_limit, progress_callback)
 
 
 class ConvexReLURegressor(RegressorMixin, BaseEstimator):
@@ -109,9 +109,7 @@ class ConvexReLURegressor(RegressorMixin, BaseEstimator):
         check_choice(self.formulation, "formulation", FORMULATIONS)
         check_choice(self.solver, "solver", SOLVERS)
         all_patterns, pattern_count = self._pattern_choice()
-        time_limit = 0.0 if self.time_limit is None else check_number(self.time_limit, "time_limit")
-        if self.time_limit is not None and not time_limit > 0.0:
-            raise ValueError(f"time_limit must be positive seconds or None, got {self.time_limit!r}")
+        time_limit = check_time_limit(self.time_limit)
         seed = self._seed()
         threads = self._threads()
 

@@ -113,7 +113,7 @@ def solve(X, y, patterns, beta: float = 1e-3, formulation: str = "gated", *, sol
     check_choice(solver, "solver", SOLVERS)
     callback = progress_callback(progress, verbose)
     solution = _core.solve(X, Y, patterns, check_number(beta, "beta"), formulation, solver, check_number(tol, "tol"),
-                           check_positive_int(max_iter, "max_iter"), _time_limit(time_limit), callback)
+                           check_positive_int(max_iter, "max_iter"), check_time_limit(time_limit), callback)
     if isinstance(callback, ProgressPrinter):
         callback.finish(solution.history)
     return solution
@@ -145,7 +145,8 @@ def _check_seed(random_state) -> int:
     return int(random_state)
 
 
-def _time_limit(time_limit) -> float:
+def check_time_limit(time_limit) -> float:
+    """Seconds for the core (0: no limit) from None or a positive number."""
     if time_limit is None:
         return 0.0
     limit = check_number(time_limit, "time_limit")

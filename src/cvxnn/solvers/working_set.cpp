@@ -93,6 +93,10 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
   const Index per_pattern = P > 0 ? J / P : 0;  // make_groups lists each pattern's groups together
   const double nc = double(problem.Y().size());
   const double lambda = nc * problem.beta() / 2.0;
+  // The largest unconstrained constraint value ‖s_j XᵀD_iθ_{o_j}‖ over pattern i's groups.
+  const auto largest_correlation = [per_pattern](const ColMatrix& correlations, Index i) {
+    return correlations.middleCols(i * per_pattern, per_pattern).colwise().norm().maxCoeff();
+  };
 
   SolveResult result;
   result.V = ColMatrix::Zero(d, J);
@@ -167,11 +171,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
       const double radius = std::sqrt(nc * std::max(cert.gap, 0.0));
       for (Index i = 0; i < P; ++i) {
         if (!alive[static_cast<std::size_t>(i)] || in_set[static_cast<std::size_t>(i)]) continue;
-        double largest = 0.0;
-        for (Index j = i * per_pattern; j < (i + 1) * per_pattern; ++j) {
-          largest = std::max(largest, best.correlations.col(j).norm());
-        }
-        if (best.scaling * largest + pattern_norms(i) * radius < lambda) alive[static_cast<std::size_t>(i)] = 0;
+        if (best.scaling * largest_correlation(best.correlations, i) + pattern_norms(i) * radius < lambda) alive[static_cast<std::size_t>(i)] = 0;
       }
     }
 
@@ -179,10 +179,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     std::vector<std::pair<double, Index>> violators;
     for (Index i = 0; i < P; ++i) {
       if (!alive[static_cast<std::size_t>(i)] || in_set[static_cast<std::size_t>(i)]) continue;
-      double score = 0.0;
-      for (Index j = i * per_pattern; j < (i + 1) * per_pattern; ++j) {
-        score = std::max(score, residual.correlations.col(j).norm());
-      }
+      const double score = largest_correlation(residual.correlations, i);
       if (score > lambda) violators.emplace_back(score, i);
     }
     if (violators.empty()) {
