@@ -126,6 +126,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
   double inner_tol = 0.1;
   double best_dual = 0.0;
   int inner_iterations = 0;
+  bool inner_stalled = false;
   result.status = SolveStatus::max_iterations;
 
   for (;;) {
@@ -150,6 +151,10 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     result.history.push_back(record);
     if (cert.relative_gap <= options.tol) {
       result.status = SolveStatus::converged;
+      break;
+    }
+    if (inner_stalled) {
+      result.status = SolveStatus::stalled;
       break;
     }
     if (options.callback && !options.callback(record)) {
@@ -235,20 +240,9 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     restricted->op().forward(solved.V, &yhat);
     inner_direction = solved.dual_direction;
     constraint_violation = solved.certificate.constraint_violation;
-    if (solved.status == SolveStatus::stalled && violators.empty()) {
-      // The inner solver cannot get closer and nothing outside needs adding: report what we have.
-      DirectionBound last = evaluate_direction(problem, problem.Y() - yhat);
-      if (last.bound > best_dual) {
-        best_dual = last.bound;
-        result.dual_direction = last.theta;
-      }
-      result.certificate.primal = problem.loss(yhat) + problem.penalty(result.V);
-      result.certificate.set_dual(best_dual);
-      result.status = result.certificate.relative_gap <= options.tol ? SolveStatus::converged : SolveStatus::stalled;
-      result.history.push_back({inner_iterations, elapsed(), result.certificate.primal, best_dual,
-                                result.certificate.relative_gap, constraint_violation});
-      break;
-    }
+    // The inner solver cannot get closer and nothing outside needs adding: the next pass certifies
+    // what we have and ends the solve.
+    inner_stalled = solved.status == SolveStatus::stalled && violators.empty();
   }
 
   result.iterations = inner_iterations;
