@@ -53,6 +53,10 @@ std::string FitOptions::check() const {
     return "the signed formulation takes its patterns and signs from a random network; it cannot use "
            "--patterns all (use relu for the exact program over all patterns)";
   }
+  if (loss != LossKind::squared && solver_kind == SolverKind::interior_point) {
+    return "the interior-point solver (ipm) handles the squared loss only; use auto, ws, apg, bcd or al for the " +
+           to_string(loss) + " loss";
+  }
   if (formulation == Formulation::gated && solver_kind == SolverKind::augmented_lagrangian) {
     return "the augmented Lagrangian solver (al) is for the cone-constrained relu and signed programs; "
            "use apg or bcd for gated";
@@ -105,7 +109,7 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
 Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,
                             const Matrix& dual_direction) {
   const Matrix yhat = network.predict(problem.X());
-  const double primal = network_objective(network, problem.X(), problem.Y(), problem.beta());
+  const double primal = network_objective(network, problem.X(), problem.Y(), problem.beta(), problem.datafit());
   Certificate cert = certify(problem, primal, yhat);
   if (dual_direction.size() > 0) {
     if (dual_direction.rows() != problem.Y().rows() || dual_direction.cols() != problem.Y().cols()) {
@@ -139,7 +143,7 @@ FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options
                "use fewer patterns (--patterns / n_patterns) or a subsample, or the gated formulation, whose "
                "solvers keep no samples×patterns cone values");
   FitResult result;
-  const ConvexProblem problem(X, Y, std::move(patterns), options.formulation, options.beta);
+  const ConvexProblem problem(X, Y, std::move(patterns), options.formulation, options.beta, Loss(options.loss));
   result.solve = solve(problem, options.solver_kind, options.solver);
   result.network = to_network(problem, result.solve.V);
   result.patterns = problem.patterns();

@@ -30,6 +30,9 @@ std::string to_string(SolverKind kind);
 
 struct FitOptions {
   Formulation formulation = Formulation::gated;
+  /// The data-fitting loss; Y must be in its encoding (Loss::check_targets): ±1 for logistic,
+  /// one-hot rows for cross-entropy.
+  LossKind loss = LossKind::squared;
   double beta = 1e-3;
   bool all_patterns = false;  ///< exact enumeration (data of rank ≤ 3)
   Index pattern_count = 256;  ///< gates drawn before de-duplication when sampling

@@ -35,14 +35,14 @@ Matrix TwoLayerNetwork::predict(const Matrix& X) const {
   return hidden * W2.transpose();
 }
 
-double network_objective(const TwoLayerNetwork& network, const Matrix& X, const Matrix& Y, double beta) {
+double network_objective(const TwoLayerNetwork& network, const Matrix& X, const Matrix& Y, double beta,
+                         const Loss& loss) {
   const Matrix yhat = network.predict(X);
   if (yhat.rows() != Y.rows() || yhat.cols() != Y.cols()) {
     throw InvalidInput("network_objective: the network gives " + std::to_string(yhat.cols()) +
                        " outputs for targets with " + std::to_string(Y.cols()) + " columns");
   }
-  return (yhat - Y).squaredNorm() / double(Y.size()) +
-         0.5 * beta * (network.W1.squaredNorm() + network.W2.squaredNorm());
+  return loss.value(yhat, Y) + 0.5 * beta * (network.W1.squaredNorm() + network.W2.squaredNorm());
 }
 
 TwoLayerNetwork to_network(const ConvexProblem& problem, const ColMatrix& V) {

@@ -5,7 +5,7 @@
 //
 // x is the preprocessed input (bias column included). The network problem (design notes §1) is
 //
-//   (NC)  (1/(n c)) ‖f(X) − Y‖²_F + (β/2) (‖W1‖²_F + ‖W2‖²_F).
+//   (NC)  ℓ(f(X), Y) + (β/2) (‖W1‖²_F + ‖W2‖²_F),   ℓ from loss.hpp (squared: (1/(n c)) ‖f(X) − Y‖²_F).
 #pragma once
 
 #include "cvxnn/core/types.hpp"
@@ -29,8 +29,10 @@ struct TwoLayerNetwork {
   void check() const;
 };
 
-/// (NC) objective of any network on (X, Y) with weight decay β.
-double network_objective(const TwoLayerNetwork& network, const Matrix& X, const Matrix& Y, double beta);
+/// (NC) objective of any network on (X, Y) with weight decay β: loss (squared by default) plus
+/// (β/2)(‖W1‖² + ‖W2‖²).
+double network_objective(const TwoLayerNetwork& network, const Matrix& X, const Matrix& Y, double beta,
+                         const Loss& loss = Loss());
 
 /// The network of a convex solution V (d×J): each nonzero group v_j becomes the unit
 /// w1 = v_j / √‖v_j‖, w2 = s_j √‖v_j‖ e_{o_j} (gate g_{p_j} for gated programs). Balanced units

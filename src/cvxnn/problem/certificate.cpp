@@ -88,29 +88,26 @@ double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix
 }
 
 double dual_bound(const ConvexProblem& problem, const Matrix& theta) {
-  const double theta_y = (theta.array() * problem.Y().array()).sum();
-  if (theta.squaredNorm() == 0.0 || theta_y <= 0.0) return 0.0;  // skip the constraint pass
+  // Skip the constraint pass when no positive scaling improves on the bound 0 anyway.
+  if (problem.datafit().best_scaling(theta, problem.Y(), std::numeric_limits<double>::infinity()) == 0.0) return 0.0;
   return dual_bound(problem, theta, max_dual_constraint_norm(problem, theta));
 }
 
 double dual_scaling(const ConvexProblem& problem, const Matrix& theta, double max_norm) {
   const double lambda = double(problem.Y().size()) * problem.beta() / 2.0;
-  const double theta_y = (theta.array() * problem.Y().array()).sum();
-  const double theta_sq = theta.squaredNorm();
-  if (theta_sq == 0.0 || theta_y <= 0.0) return 0.0;
   const double t_max = max_norm > 0.0 ? lambda / max_norm : std::numeric_limits<double>::infinity();
-  return std::min(theta_y / theta_sq, t_max);
+  return problem.datafit().best_scaling(theta, problem.Y(), t_max);
 }
 
 double dual_bound(const ConvexProblem& problem, const Matrix& theta, double max_norm) {
-  const double nc = double(problem.Y().size());
   const double t = dual_scaling(problem, theta, max_norm);
   if (t == 0.0) return 0.0;  // t = 0 is the best scaling: bound 0
-  return (2.0 / nc) * (t * (theta.array() * problem.Y().array()).sum() - 0.5 * t * t * theta.squaredNorm());
+  return problem.datafit().dual_value(theta, t, problem.Y());
 }
 
 double beta_max(const ConvexProblem& problem) {
-  return 2.0 / double(problem.Y().size()) * max_dual_constraint_norm(problem, problem.Y());
+  const Matrix at_zero = problem.dual_direction(Matrix::Zero(problem.num_samples(), problem.num_outputs()));
+  return 2.0 / double(problem.Y().size()) * max_dual_constraint_norm(problem, at_zero);
 }
 
 CertificateScope scope_of(const ConvexProblem& problem) {
@@ -128,7 +125,7 @@ void Certificate::set_dual(double lower_bound) {
 Certificate certify(const ConvexProblem& problem, double primal, const Matrix& yhat, double constraint_violation) {
   Certificate cert;
   cert.primal = primal;
-  cert.set_dual(dual_bound(problem, problem.Y() - yhat));
+  cert.set_dual(dual_bound(problem, problem.dual_direction(yhat)));
   cert.scope = scope_of(problem);
   cert.constraint_violation = constraint_violation;
   return cert;

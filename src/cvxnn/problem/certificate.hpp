@@ -1,21 +1,23 @@
 // Duality-gap certificates (design notes §1).
 //
-// Scaled by n c / 2 the programs read ½‖Ŷ − Y‖² + λ Σ‖v_j‖ with λ = n c β / 2, whose dual is
+// Written with the dual variable Z = (2/(n c)) tΘ (loss.hpp), the dual of every program is
 //
-//   max_Θ  ⟨Θ, Y⟩ − ½‖Θ‖²   s.t. for every group j
-//     gated:         ‖s_j Xᵀ D_j θ_{o_j}‖ ≤ λ
-//     relu, signed:  min_{α ≥ 0} ‖s_j Xᵀ D_j θ_{o_j} + Xᵀ (2D_j − I) α‖ ≤ λ     (one NNLS per group)
+//   max  −f*(−Z)   s.t. for every group j, with λ = n c β / 2,
+//     gated:         ‖s_j Xᵀ D_j tθ_{o_j}‖ ≤ λ
+//     relu, signed:  min_{α ≥ 0} ‖s_j Xᵀ D_j tθ_{o_j} + Xᵀ (2D_j − I) α‖ ≤ λ     (one NNLS per group)
+//
+// For the squared loss, −f*(−Z) = (2/(n c)) (t⟨Θ, Y⟩ − ½ t² ‖Θ‖²): the familiar dual
+// max ⟨Θ, Y⟩ − ½‖Θ‖² of ½‖Ŷ − Y‖² + λ Σ‖v_j‖, scaled back to our units.
 //
 // Weak duality holds for any feasible (Θ, α), whatever the primal point. We take the direction
-// Θ = Y − Ŷ (the residual of an iterate, which is the dual optimum at the primal optimum),
-// compute the exact constraint value of every group, and scale Θ by the best t ∈ [0, t_max]:
-// t* = clip(⟨Θ, Y⟩ / ‖Θ‖², 0, λ / max_j norm_j). Back in our units the lower bound is
-// (2/(n c)) (t⟨Θ, Y⟩ − ½ t² ‖Θ‖²).
+// Θ = −(n c / 2) ∇f(Ŷ) of an iterate (the residual Y − Ŷ for the squared loss; the dual optimum
+// at the primal optimum), compute the exact constraint value of every group, and scale Θ by the
+// best t ∈ [0, λ / max_j norm_j] inside the conjugate's domain (Loss::best_scaling).
 //
 // Scope: with every pattern of X enumerated, c = 1 and the gated or relu program, the bound is
 // also a lower bound on the network problem (NC) over all widths: (R) over all patterns equals
-// (NC) (Pilanci & Ergen 2020) and (G) relaxes (R). Otherwise it bounds the program over the
-// given patterns.
+// (NC) for any convex loss (Pilanci & Ergen 2020) and (G) relaxes (R). Otherwise it bounds the
+// program over the given patterns.
 #pragma once
 
 #include <string>
@@ -59,7 +61,8 @@ double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix
 double dual_scaling(const ConvexProblem& problem, const Matrix& theta, double max_norm);
 double dual_bound(const ConvexProblem& problem, const Matrix& theta, double max_norm);
 
-/// Smallest β for which V = 0 is optimal: (2/(n c)) max_j norm_j(Y).
+/// Smallest β for which V = 0 is optimal: (2/(n c)) max_j norm_j(Θ(0)), Θ(0) the dual direction of
+/// the zero network (Y for the squared loss).
 double beta_max(const ConvexProblem& problem);
 
 /// Whether a bound of this program is a bound on (NC) over all networks.

@@ -31,19 +31,15 @@ const Matrix& checked_data(const Matrix& X, const Matrix& Y, const PatternSet& p
 
 }  // namespace
 
-ConvexProblem::ConvexProblem(Matrix X, Matrix Y, PatternSet patterns, Formulation formulation, double beta)
-    : X_((checked_data(X, Y, patterns, beta), std::move(X))),
+ConvexProblem::ConvexProblem(Matrix X, Matrix Y, PatternSet patterns, Formulation formulation, double beta,
+                             Loss loss)
+    : X_((checked_data(X, Y, patterns, beta), loss.check_targets(Y), std::move(X))),
       Y_(std::move(Y)),
       patterns_(std::move(patterns)),
       formulation_(formulation),
       beta_(beta),
+      loss_(loss),
       op_(X_, patterns_.mask, make_groups(formulation, patterns_, Y_.cols()), Y_.cols()) {}
-
-double ConvexProblem::loss(const Matrix& yhat) const {
-  return (yhat - Y_).squaredNorm() / double(Y_.size());
-}
-
-Matrix ConvexProblem::loss_gradient(const Matrix& yhat) const { return (2.0 / double(Y_.size())) * (yhat - Y_); }
 
 double ConvexProblem::penalty(const ColMatrix& V) const { return beta_ * V.colwise().norm().sum(); }
 

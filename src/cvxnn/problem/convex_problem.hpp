@@ -1,23 +1,28 @@
-// A convex training program over a fixed pattern set, squared loss (design notes §1):
+// A convex training program over a fixed pattern set (design notes §1):
 //
-//   min_V  F(V) = (1/(n c)) ‖Ŷ(V) − Y‖²_F + β Σ_j ‖v_j‖₂       Ŷ(V) = Σ_j s_j D_{p_j} X v_j e_{o_j}ᵀ
+//   min_V  F(V) = f(Ŷ(V)) + β Σ_j ‖v_j‖₂       Ŷ(V) = Σ_j s_j D_{p_j} X v_j e_{o_j}ᵀ
 //   s.t.   (2D_{p_j} − I) X v_j ≥ 0 for every group j           (relu and signed formulations only)
 //
-// The loss is PyTorch's MSELoss (mean over all n·c entries) so that β is exactly the weight decay
-// of the network problem (NC). The problem owns its data; solvers and certificates only read it.
+// f is the data-fitting loss (loss.hpp): by default the squared loss (1/(n c)) ‖Ŷ − Y‖²_F,
+// PyTorch's MSELoss, so that β is exactly the weight decay of the network problem (NC); logistic
+// and cross-entropy for classification. The problem owns its data; solvers and certificates
+// only read it.
 #pragma once
 
 #include "cvxnn/core/types.hpp"
 #include "cvxnn/patterns/pattern_set.hpp"
 #include "cvxnn/problem/formulation.hpp"
+#include "cvxnn/problem/loss.hpp"
 #include "cvxnn/problem/pattern_operator.hpp"
 
 namespace cvxnn {
 
 class ConvexProblem {
  public:
-  /// X: n×d preprocessed features (bias column included), Y: n×c targets, β > 0.
-  ConvexProblem(Matrix X, Matrix Y, PatternSet patterns, Formulation formulation, double beta);
+  /// X: n×d preprocessed features (bias column included), Y: n×c targets in the loss's encoding
+  /// (Loss::check_targets), β > 0.
+  ConvexProblem(Matrix X, Matrix Y, PatternSet patterns, Formulation formulation, double beta,
+                Loss loss = Loss());
   ConvexProblem(const ConvexProblem&) = delete;  // the operator refers to our members
   ConvexProblem& operator=(const ConvexProblem&) = delete;
 
@@ -28,15 +33,18 @@ class ConvexProblem {
   Formulation formulation() const { return formulation_; }
   bool constrained() const { return has_cone_constraints(formulation_); }
   double beta() const { return beta_; }
+  const Loss& datafit() const { return loss_; }
   Index num_samples() const { return X_.rows(); }
   Index num_features() const { return X_.cols(); }
   Index num_outputs() const { return Y_.cols(); }
   Index num_groups() const { return op_.num_groups(); }
 
-  /// (1/(n c)) ‖Ŷ − Y‖²_F
-  double loss(const Matrix& yhat) const;
-  /// ∂loss/∂Ŷ = (2/(n c)) (Ŷ − Y)
-  Matrix loss_gradient(const Matrix& yhat) const;
+  /// f(Ŷ), e.g. (1/(n c)) ‖Ŷ − Y‖²_F
+  double loss(const Matrix& yhat) const { return loss_.value(yhat, Y_); }
+  /// ∂f/∂Ŷ, e.g. (2/(n c)) (Ŷ − Y)
+  Matrix loss_gradient(const Matrix& yhat) const { return loss_.gradient(yhat, Y_); }
+  /// The dual direction Θ = −(n c / 2) ∇f(Ŷ) of an iterate (Y − Ŷ for the squared loss).
+  Matrix dual_direction(const Matrix& yhat) const { return loss_.dual_direction(yhat, Y_); }
   /// β Σ_j ‖v_j‖₂
   double penalty(const ColMatrix& V) const;
   /// F(V) for the convex model (constraints not checked).
@@ -52,6 +60,7 @@ class ConvexProblem {
   PatternSet patterns_;
   Formulation formulation_;
   double beta_;
+  Loss loss_;
   PatternOperator op_;
 };
 

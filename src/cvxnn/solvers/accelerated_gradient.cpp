@@ -10,15 +10,15 @@
 
 namespace cvxnn {
 
-double SquaredLossPart::value(const Images& at) const { return problem_.loss(at.yhat); }
+double LossPart::value(const Images& at) const { return problem_.loss(at.yhat); }
 
-void SquaredLossPart::gradient(const Images& at, Matrix& d_yhat, Matrix& d_cone) const {
+void LossPart::gradient(const Images& at, Matrix& d_yhat, Matrix& d_cone) const {
   d_yhat = problem_.loss_gradient(at.yhat);
   d_cone.resize(0, 0);
 }
 
-double SquaredLossPart::bregman(const Images& from, const Images& to) const {
-  return (to.yhat - from.yhat).squaredNorm() / double(problem_.Y().size());
+double LossPart::bregman(const Images& from, const Images& to) const {
+  return problem_.datafit().bregman(from.yhat, to.yhat, problem_.Y());
 }
 
 void GroupNormProx::apply(ColMatrix& V, double tau) const { group_soft_threshold(V, tau); }
@@ -53,10 +53,12 @@ void extrapolate(const Images& x, const Images& prev, double m, Images& y) {
   if (x.cone.size() > 0) y.cone = x.cone + m * (x.cone - prev.cone);
 }
 
-// A lower bound on the Lipschitz constant of ∇h: the curvature along a single sample's row.
+// A first Lipschitz estimate of ∇h: the loss's curvature bound along a single sample's row (a
+// lower bound on L for the squared loss; the line search corrects it either way).
 double initial_lipschitz(const ConvexProblem& problem) {
   const double row_norm_sq = problem.X().rowwise().squaredNorm().maxCoeff();
-  return std::max(2.0 / double(problem.Y().size()) * row_norm_sq, 1e-12);
+  const double kappa = problem.datafit().curvature(problem.num_samples(), problem.num_outputs());
+  return std::max(kappa * row_norm_sq, 1e-12);
 }
 
 }  // namespace
@@ -136,7 +138,7 @@ SolveResult solve_proximal_gradient(const ConvexProblem& problem, const SolverOp
   if (state.V.rows() != problem.num_features() || state.V.cols() != problem.num_groups()) {
     throw InvalidInput("solve_proximal_gradient: the warm start has the wrong shape");
   }
-  SquaredLossPart smooth(problem);
+  LossPart smooth(problem);
   const GroupNormProx group_norm;
   const ConeGroupNormProx cone_group_norm(problem);
   const GroupProx& prox = problem.constrained() ? static_cast<const GroupProx&>(cone_group_norm) : group_norm;

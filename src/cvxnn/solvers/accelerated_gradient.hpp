@@ -39,10 +39,10 @@ class SmoothPart {
   virtual double bregman(const Images& from, const Images& to) const = 0;
 };
 
-/// Smooth part of the gated program: φ = (1/(n c)) ‖Ŷ − Y‖².
-class SquaredLossPart : public SmoothPart {
+/// Smooth part of the program: φ = f(Ŷ), the problem's loss.
+class LossPart : public SmoothPart {
  public:
-  explicit SquaredLossPart(const ConvexProblem& problem) : problem_(problem) {}
+  explicit LossPart(const ConvexProblem& problem) : problem_(problem) {}
   bool uses_cone() const override { return false; }
   double value(const Images& at) const override;
   void gradient(const Images& at, Matrix& d_yhat, Matrix& d_cone) const override;

@@ -27,7 +27,7 @@ constexpr double kStallRatio = 0.5;
 constexpr int kApgIterationsPerPass = 100;
 constexpr int kMinPolishPasses = 10;
 
-// φ(Ŷ, C) = (1/(n c)) ‖Ŷ − Y‖² + (ρ/2) ‖(Γ/ρ − C)₊‖²  (the constant −‖Γ‖²/(2ρ) is dropped).
+// φ(Ŷ, C) = f(Ŷ) + (ρ/2) ‖(Γ/ρ − C)₊‖²  (the constant −‖Γ‖²/(2ρ) is dropped).
 class AugmentedPart : public SmoothPart {
  public:
   AugmentedPart(const ConvexProblem& problem, const Matrix& multipliers, double rho)
@@ -66,7 +66,7 @@ class AugmentedPart : public SmoothPart {
   }
 
  private:
-  SquaredLossPart loss_;
+  LossPart loss_;
   const Matrix& multipliers_;
   double rho_;
 };
@@ -107,7 +107,7 @@ SolveResult solve_cone_constrained(const ConvexProblem& problem, const SolverOpt
 
   DualTracker duals(problem);
   Matrix multipliers = Matrix::Zero(n, J);
-  double rho = 2.0 / double(problem.Y().size());  // the loss's own curvature scale
+  double rho = problem.datafit().curvature(n, problem.num_outputs());  // the loss's own curvature scale
   double inner_tol = 1e-2 * gradient_scale;
   double last_violation = std::numeric_limits<double>::infinity();
   result.status = SolveStatus::max_iterations;

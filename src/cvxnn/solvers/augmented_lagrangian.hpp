@@ -1,10 +1,10 @@
 // Augmented Lagrangian method for the cone-constrained programs (relu and signed):
 //
-//   min_V  (1/(n c)) ‖Ŷ(V) − Y‖² + β Σ_j ‖v_j‖    s.t.  C_j(V) = (2D_{p_j} − I) X v_j ≥ 0
+//   min_V  f(Ŷ(V)) + β Σ_j ‖v_j‖    s.t.  C_j(V) = (2D_{p_j} − I) X v_j ≥ 0     (f: any loss.hpp loss)
 //
 // Each outer step minimises, by accelerated proximal gradient warm-started from the last point,
 //
-//   L_ρ(V; Γ) = (1/(n c)) ‖Ŷ − Y‖² + (ρ/2) Σ_j ‖(Γ_j/ρ − C_j)₊‖² + β Σ_j ‖v_j‖
+//   L_ρ(V; Γ) = f(Ŷ) + (ρ/2) Σ_j ‖(Γ_j/ρ − C_j)₊‖² + β Σ_j ‖v_j‖
 //
 // then updates the multipliers Γ ← (Γ − ρ C)₊ (Hestenes–Powell for inequalities, Rockafellar
 // 1973; Bertsekas, Constrained Optimization and Lagrange Multiplier Methods, 1982, §3.1) and

@@ -63,7 +63,10 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
   const Mask& mask = problem.patterns().mask;
   const auto& groups = problem.op().groups();
   const Index J = problem.num_groups();
-  const double scale = 2.0 / double(problem.Y().size());  // ∂loss/∂Ŷ = scale (Ŷ − Y)
+  const Loss& loss = problem.datafit();
+  const bool squared = loss.kind() == LossKind::squared;
+  const double scale = 2.0 / double(problem.Y().size());  // squared loss: ∂f/∂Ŷ = scale (Ŷ − Y)
+  const double kappa = loss.curvature(problem.num_samples(), problem.num_outputs());
   const double beta = problem.beta();
 
   SolveResult result;
@@ -79,17 +82,23 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
   const Vector curvature = pattern_curvatures(X, mask);
   Matrix yhat;
   problem.op().forward(result.V, &yhat);
-  Matrix residual = yhat - problem.Y();  // Ŷ − Y, kept current after every block step
+  // Ŷ, kept current after every block step (for the squared loss, as the residual Ŷ − Y).
+  Matrix residual = squared ? Matrix(yhat - problem.Y()) : yhat;
 
   // One prox-gradient step on group j; returns whether v_j changed.
-  Vector x_dot_r(X.rows());
+  Vector x_dot_r(X.rows()), loss_column;
   auto step = [&](Index j) {
     const Group& g = groups[static_cast<std::size_t>(j)];
-    const double L = scale * curvature(g.pattern);
+    const double L = kappa * curvature(g.pattern);
     if (L <= 0.0) return false;  // the pattern sees only zero rows: v_j does not matter
     Vector masked_r(X.rows());
-    for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, g.pattern) ? residual(k, g.output) : 0.0;
-    const Vector grad = scale * g.sign * (X.transpose() * masked_r);
+    if (squared) {
+      for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, g.pattern) ? residual(k, g.output) : 0.0;
+    } else {
+      loss.gradient_column(residual, problem.Y(), g.output, loss_column);
+      for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, g.pattern) ? loss_column(k) : 0.0;
+    }
+    const Vector grad = (squared ? scale : 1.0) * g.sign * (X.transpose() * masked_r);
     const Vector old = result.V.col(j);
     Vector z = old - grad / L;
     const double tau = beta / L;
@@ -112,7 +121,7 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
   constexpr int kWorkingSetSweeps = 10;  // sweeps over the nonzero groups between full passes
   for (int pass = 0;; ++pass) {
     // Certificate of the current (feasible) point.
-    const Matrix current_yhat = residual + problem.Y();
+    const Matrix current_yhat = squared ? Matrix(residual + problem.Y()) : residual;
     const double primal = problem.loss(current_yhat) + problem.penalty(result.V);
     result.certificate = duals.certify(primal, current_yhat);
     const IterationRecord record{pass, elapsed(), primal, result.certificate.dual, result.certificate.relative_gap, 0.0};

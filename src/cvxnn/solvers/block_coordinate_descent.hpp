@@ -1,10 +1,13 @@
 // Block coordinate proximal gradient for every program, gated or cone-constrained:
 //
-//   min_V  (1/(n c)) ‖Ŷ(V) − Y‖² + Σ_j [ β ‖v_j‖₂ + ι_{K_j}(v_j) ]
+//   min_V  f(Ŷ(V)) + Σ_j [ β ‖v_j‖₂ + ι_{K_j}(v_j) ]          f: any loss of loss.hpp
 //   K_j = R^d (gated)  or  K_j = {v : (2D_{p_j} − I) X v ≥ 0} (relu, signed)
 //
 // Cyclic passes over the groups; group j takes the step v_j ← prox_j(v_j − ∇_j f / L_j) with its
-// own Lipschitz constant L_j = (2/(n c)) λ_max(Xᵀ D_{p_j} X), keeping the residual up to date.
+// own Lipschitz constant L_j = κ λ_max(Xᵀ D_{p_j} X), κ the loss's curvature bound (2/(n c) for
+// the squared loss, where the step is exact on the block's quadratic; 1/(4n) logistic, 1/(2n)
+// cross-entropy, where it minimises a majorisation as gglasso's GMD does: Yang & Zou, Stat.
+// Comput. 2015), keeping the predictions up to date.
 // For a closed convex cone K, prox of τ‖·‖ + ι_K is the radial shrinkage of the projection:
 // (1 − τ/‖Π_K z‖)₊ Π_K z, and Π_K z = z + Gᵀα* with α* = argmin_{α≥0} ‖z + Gᵀα‖ (Moreau's
 // decomposition; one NNLS, see nnls.hpp). Iterates are therefore always feasible: the convex

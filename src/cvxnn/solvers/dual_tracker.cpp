@@ -29,7 +29,7 @@ bool extrapolate_residuals(const std::deque<Matrix>& residuals, Matrix& out) {
 
 Certificate DualTracker::certify(double primal, const Matrix& yhat, double constraint_violation) {
   Certificate cert = cvxnn::certify(problem_, primal, yhat, constraint_violation);
-  residuals_.push_back(problem_.Y() - yhat);
+  residuals_.push_back(problem_.dual_direction(yhat));
   if (static_cast<int>(residuals_.size()) > depth_ + 1) residuals_.pop_front();
   if (cert.dual > best_dual_) {
     best_dual_ = cert.dual;

@@ -642,11 +642,16 @@ double interior_point_memory_bytes(const ConvexProblem& problem) {
 }
 
 bool interior_point_affordable(const ConvexProblem& problem) {
+  if (problem.datafit().kind() != LossKind::squared) return false;
   return interior_point_step_flops(problem) <= 2e10 && interior_point_memory_bytes(problem) <= 2.0 * 1024 * 1024 * 1024;
 }
 
 SolveResult solve_interior_point(const ConvexProblem& problem, const SolverOptions& options) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  if (problem.datafit().kind() != LossKind::squared) {
+    throw InvalidInput("the interior-point solver handles the squared loss only, not " + to_string(problem.datafit().kind()) +
+                       "; use --solver ws, apg, bcd or al (auto picks one)");
+  }
   constexpr double kMaxBytes = 16.0 * 1024 * 1024 * 1024;
   if (const double bytes = interior_point_memory_bytes(problem); bytes > kMaxBytes) {
     throw InvalidInput(fmt::format("the interior-point method would need about {:.1f} GiB for {} samples and {} groups "

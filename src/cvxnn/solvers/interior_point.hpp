@@ -42,6 +42,7 @@ double interior_point_memory_bytes(const ConvexProblem& problem);
 
 /// Whether the method is the sensible default: a step of at most 2·10¹⁰ flops (seconds on a
 /// laptop core) and at most 2 GiB of memory.
+/// False for losses other than the squared loss, which the method does not handle.
 bool interior_point_affordable(const ConvexProblem& problem);
 
 }  // namespace cvxnn

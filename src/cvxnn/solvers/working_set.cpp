@@ -41,7 +41,7 @@ std::unique_ptr<ConvexProblem> restrict_to(const ConvexProblem& problem, const s
   subset.seed = all.seed;
   subset.complete = false;
   return std::make_unique<ConvexProblem>(problem.X(), problem.Y(), std::move(subset), problem.formulation(),
-                                         problem.beta());
+                                         problem.beta(), problem.datafit());
 }
 
 // ‖D_i X‖_F for every pattern: an upper bound on ‖D_i X‖₂ for the screening radius, from one pass
@@ -131,7 +131,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
 
   for (;;) {
     // One pass over every pattern: the full program's certificate, scores and screening.
-    DirectionBound residual = evaluate_direction(problem, problem.Y() - yhat);
+    DirectionBound residual = evaluate_direction(problem, problem.dual_direction(yhat));
     DirectionBound best = residual;
     if (inner_direction.size() > 0) {
       DirectionBound other = evaluate_direction(problem, std::move(inner_direction));
@@ -173,7 +173,9 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     // Gap-safe screening with the best dual point t·Θ (patterns outside the working set only:
     // those inside may still carry weights, and they are few).
     if (working_set.screening) {
-      const double radius = std::sqrt(nc * std::max(cert.gap, 0.0));
+      // ‖tΘ − Θ*‖ ≤ (n c / 2) √(2 κ gap): the dual is strongly concave (loss.hpp).
+      const double kappa = problem.datafit().curvature(problem.num_samples(), problem.num_outputs());
+      const double radius = 0.5 * nc * std::sqrt(2.0 * kappa * std::max(cert.gap, 0.0));
       for (Index i = 0; i < P; ++i) {
         if (!alive[static_cast<std::size_t>(i)] || in_set[static_cast<std::size_t>(i)]) continue;
         if (best.scaling * largest_correlation(best.correlations, i) + pattern_norms(i) * radius < lambda) alive[static_cast<std::size_t>(i)] = 0;

@@ -1,6 +1,6 @@
 // Working-set outer loop with gap-safe screening, for every program (gated, relu, signed):
 //
-//   min_V  (1/(n c)) ‖Σ_j s_j D_{p_j} X v_j e_{o_j}ᵀ − Y‖² + β Σ_j ‖v_j‖   (+ cone constraints)
+//   min_V  f(Σ_j s_j D_{p_j} X v_j e_{o_j}ᵀ) + β Σ_j ‖v_j‖   (+ cone constraints; f from loss.hpp)
 //
 // over P patterns. Optimal solutions use few patterns (at most n + 1 nonzero groups), so each
 // round solves the program restricted to a working set W of patterns with an inner solver,
@@ -11,8 +11,8 @@
 //  - working set: patterns whose dual constraint is violated the most (‖s_j XᵀD_{p_j}θ_{o_j}‖ > λ,
 //    λ = n c β / 2; the exact NNLS value decides for the cone-constrained programs) join W;
 //    at least max(p0, |W|) of them per round, so W doubles when many are violated;
-//  - gap-safe screening: the dual objective (2/(nc))(⟨θ, Y⟩ − ½‖θ‖²) is (2/(nc))-strongly
-//    concave, so ‖θ − θ*‖ ≤ r = √(n c · gap) for the scaled dual point θ; a pattern all of whose
+//  - gap-safe screening: the dual objective is strongly concave (loss.hpp), so
+//    ‖θ − θ*‖ ≤ r = (n c / 2) √(2 κ gap) for the scaled dual point θ (√(n c · gap) when squared); a pattern all of whose
 //    groups satisfy ‖s_j XᵀD_{p_j}θ_{o_j}‖ + ‖D_{p_j} X‖_F r < λ is zero at every optimum and is
 //    dropped for good (the gated value bounds the NNLS value, so the test is safe for the cone
 //    programs too).
