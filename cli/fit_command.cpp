@@ -19,6 +19,7 @@ struct FitArguments {
   std::string data;
   std::vector<std::string> targets;
   std::string formulation = "gated";
+  std::string loss = "squared";
   double beta = 1e-3;
   std::string patterns = "256";
   std::string sampler = "gaussian";
@@ -37,6 +38,7 @@ int run_fit(const FitArguments& a) {
   set_num_threads(a.threads);
   FitOptions options;
   options.formulation = formulation_from_string(a.formulation);
+  options.loss = loss_kind_from_string(a.loss);
   options.beta = a.beta;
   set_pattern_choice(a.patterns, options);
   options.sampler = pattern_sampler_from_string(a.sampler);
@@ -53,8 +55,9 @@ int run_fit(const FitArguments& a) {
   const Dataset data = split_targets(read_table(a.data), a.targets);
   const DataOptions data_options = a.data_flags.options();
   if (!a.quiet) {
-    fmt::print(stderr, "data: {} samples, {} features, {} target(s); formulation {}, beta {}, patterns {}\n",
-               data.X.rows(), data.X.cols(), data.Y.cols(), to_string(options.formulation), options.beta, a.patterns);
+    fmt::print(stderr, "data: {} samples, {} features, {} target(s); formulation {}, loss {}, beta {}, patterns {}\n",
+               data.X.rows(), data.X.cols(), data.Y.cols(), to_string(options.formulation), to_string(options.loss),
+               options.beta, a.patterns);
   }
   FitResult details;
   const Model model = train_convex_model(data, data_options, options, &details);
@@ -65,6 +68,11 @@ int run_fit(const FitArguments& a) {
   fmt::print("model:             {} ({} units of {} patterns, {} network)\n", a.output, model.network.width(),
              details.patterns.num_patterns(), model.network.gated() ? "gated ReLU" : "ReLU");
   print_certificate(model.certificate, model.training.status, model.training.iterations, model.training.seconds);
+  if (model.classifier()) {
+    const Matrix labels = model.predict_labels(data.X);
+    const double accuracy = double((labels.array() == data.Y.array()).count()) / double(data.Y.rows());
+    fmt::print("training accuracy: {:.4f} ({} classes)\n", accuracy, model.classes.size());
+  }
   if (details.solve.status != SolveStatus::converged) {
     fmt::print(stderr, "warning: the solver stopped before reaching the requested gap ({}): {}\n", a.tol,
                model.training.status);
@@ -82,6 +90,11 @@ Action add_fit_command(CLI::App& app) {
   app.add_option("--formulation", a->formulation, "Convex program: gated (G), relu (R) or signed (seed variant)")
       ->capture_default_str()
       ->check(CLI::IsMember({"gated", "relu", "signed"}));
+  app.add_option("--loss", a->loss,
+                 "squared (regression), logistic (two classes) or cross-entropy (two or more classes); with "
+                 "logistic and cross-entropy the one target column holds numeric class labels")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"squared", "logistic", "cross-entropy"}));
   app.add_option("--beta", a->beta, "Weight decay beta of the network problem")->capture_default_str();
   app.add_option("--patterns", a->patterns, "Number of gates to sample, or 'all' for exact enumeration (rank <= 3)")
       ->capture_default_str();

@@ -9,16 +9,23 @@ notes (docs: design.md §1, src/cvxnn/problem/certificate.hpp):
 
 * preprocessing: X = [(x − center)/scale, 1], Y = (y − target_center)/target_scale;
 * prediction: relu(X W1ᵀ) W2ᵀ, or for gated networks 1[X gᵀ ≥ 0]·(X W1ᵀ) W2ᵀ;
-* primal (NC) = mean((Ŷ − Y)²) + β/2 (‖W1‖² + ‖W2‖²);
+* primal (NC) = loss(Ŷ, Y) + β/2 (‖W1‖² + ‖W2‖²), loss = mean((Ŷ − Y)²) (squared),
+  mean(log(1 + exp(−y ŷ))) with y = ±1 (logistic: the second class is +1), or
+  mean(logsumexp(ŷ) − ŷ_label) (cross-entropy; Y one-hot over the model's classes);
 * patterns: D = 1[X g ≥ 0] for the stored pattern gates, all-zero columns dropped, duplicates
   (mask and sign row together) dropped, first occurrence kept;
 * groups: gated (i, l, +1); relu (i, l, +1), (i, l, −1); signed (i, l, sign[i, l]);
 * dual bound along a direction Θ, with λ = n c β / 2 and c_j = s_j Xᵀ D_j θ_{o_j}:
   norm_j = ‖c_j‖ (gated) or min_{α ≥ 0} ‖c_j + Xᵀ (2D_j − I) α‖ (relu, signed; scipy's NNLS),
-  t = min(⟨Θ, Y⟩/‖Θ‖², λ / max_j norm_j) (bound 0 if ⟨Θ, Y⟩ ≤ 0),
-  dual = (2/(n c)) (t ⟨Θ, Y⟩ − ½ t² ‖Θ‖²).
-  Θ is the residual Y − Ŷ and, when the model stores one for these rows, the stored dual
-  direction (any Θ gives a valid lower bound); the larger bound is reported, as cvxnn does.
+  squared: t = min(⟨Θ, Y⟩/‖Θ‖², λ / max_j norm_j) (bound 0 if ⟨Θ, Y⟩ ≤ 0),
+  dual = (2/(n c)) (t ⟨Θ, Y⟩ − ½ t² ‖Θ‖²);
+  logistic: dual = max over t ∈ [0, λ / max_j norm_j] of (1/n) Σ_k H(2 t y_k Θ_k) (binary
+  entropy; each argument must lie in [0, 1]); cross-entropy: of (1/n) Σ_k H(e_{y_k} − (2/c) t Θ_k)
+  (Shannon entropy; each row must lie in the simplex) — the maximum found by golden-section
+  search on the dual value (cvxnn bisects on its derivative).
+  Θ is the residual Y − Ŷ (for the classification losses −(n c/2) ∇loss(Ŷ)) and, when the model
+  stores one for these rows, the stored dual direction (any Θ gives a valid lower bound); the
+  larger bound is reported, as cvxnn does.
 
 Prints a JSON object {primal, dual, gap, relative_gap, patterns, ...} on stdout. Exit status 0
 iff the primal agrees with the stored one to --tol-rel, the recomputed relative gap is not
@@ -96,8 +103,10 @@ class Model:
         self.formulation = m["formulation"]
         if self.formulation not in ("gated", "relu", "signed"):
             raise InputError(f"{path}: unknown formulation {self.formulation!r}")
-        if m["loss"] != "squared":
-            raise InputError(f"{path}: unknown loss {m['loss']!r}")
+        self.loss = m["loss"]
+        if self.loss not in ("squared", "logistic", "cross-entropy"):
+            raise InputError(f"{path}: unknown loss {self.loss!r}")
+        self.classes = np.array(m["classes"], dtype=np.float64) if self.loss != "squared" else None
         self.beta = float(m["beta"])
         self.features = list(m["features"])
         self.targets = list(m["targets"])
@@ -109,6 +118,10 @@ class Model:
         self.target_scale = np.array(pre["target_scale"], dtype=np.float64)
         d = len(self.features) + (1 if self.bias else 0)
         c = len(self.targets)
+        if self.loss == "logistic":
+            c = 1
+        elif self.loss == "cross-entropy":
+            c = len(self.classes)
         self.d, self.c = d, c
         net = m["network"]
         width = int(net["width"])
@@ -135,7 +148,13 @@ class Model:
         return X
 
     def targets_matrix(self, raw):
-        return (raw - self.target_center) / self.target_scale
+        if self.loss == "squared":
+            return (raw - self.target_center) / self.target_scale
+        labels = raw[:, 0]
+        index = np.array([int(np.flatnonzero(self.classes == v)[0]) for v in labels])
+        if self.loss == "logistic":
+            return np.where(index == 1, 1.0, -1.0)[:, None]
+        return np.eye(len(self.classes))[index]
 
     def predict(self, X):
         """Network output on preprocessed features (standardised target units)."""
@@ -207,13 +226,73 @@ def constraint_norm(X, mask_col, cvec, constrained):
     return float(residual)
 
 
-def dual_bound(X, Y, masks, group_list, formulation, beta, theta):
+def loss_value(loss, yhat, Y):
+    if loss == "squared":
+        return float(np.mean((yhat - Y) ** 2))
+    if loss == "logistic":
+        return float(np.mean(np.logaddexp(0.0, -Y[:, 0] * yhat[:, 0])))
+    top = yhat.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(yhat - top).sum(axis=1))
+    return float(np.mean(lse - np.sum(Y * yhat, axis=1)))
+
+
+def residual_direction(loss, yhat, Y):
+    """Θ = −(n c / 2) ∇loss(Ŷ): Y − Ŷ for the squared loss."""
+    if loss == "squared":
+        return Y - yhat
+    if loss == "logistic":
+        margin = Y[:, 0] * yhat[:, 0]
+        return (0.5 * Y[:, 0] / (1.0 + np.exp(margin)))[:, None]
+    p = np.exp(yhat - yhat.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return 0.5 * Y.shape[1] * (Y - p)
+
+
+def entropy_dual(loss, Y, theta, t):
+    """(1/n) Σ entropies at scaling t, or −inf outside the conjugate's domain."""
+    n, c = Y.shape
+    if loss == "logistic":
+        q = 2.0 * t * Y[:, 0] * theta[:, 0]
+        if np.any(q < 0.0) or np.any(q > 1.0 + 1e-15):
+            return -math.inf
+        q = np.clip(q, 0.0, 1.0)
+        parts = [q, 1.0 - q]
+    else:
+        q = Y - (2.0 / c) * t * theta
+        if np.any(q < 0.0) or np.any(np.abs(q.sum(axis=1) - 1.0) > 1e-10):
+            return -math.inf
+        parts = [q]
+    total = 0.0
+    for part in parts:
+        positive = part[part > 0.0]
+        total -= float(np.sum(positive * np.log(positive)))
+    return total / n
+
+
+def golden_max(f, lo, hi, iterations=200):
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    x1, x2 = b - ratio * (b - a), a + ratio * (b - a)
+    f1, f2 = f(x1), f(x2)
+    for _ in range(iterations):
+        if f1 < f2:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + ratio * (b - a)
+            f2 = f(x2)
+        else:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - ratio * (b - a)
+            f1 = f(x1)
+    return max(f(lo), f(hi), f1, f2, 0.0)
+
+
+def dual_bound(X, Y, masks, group_list, formulation, beta, theta, loss="squared"):
     n, c = Y.shape
     nc = n * c
     lam = nc * beta / 2.0
     theta_y = float(np.sum(theta * Y))
     theta_sq = float(np.sum(theta * theta))
-    if theta_sq == 0.0 or theta_y <= 0.0:
+    if theta_sq == 0.0 or (loss == "squared" and theta_y <= 0.0):
         return 0.0, 0.0
     constrained = formulation != "gated"
     max_norm = 0.0
@@ -221,22 +300,40 @@ def dual_bound(X, Y, masks, group_list, formulation, beta, theta):
         cvec = s * (X.T @ (masks[:, i] * theta[:, l]))
         max_norm = max(max_norm, constraint_norm(X, masks[:, i], cvec, constrained))
     t_max = lam / max_norm if max_norm > 0 else math.inf
-    t = min(theta_y / theta_sq, t_max)
-    return (2.0 / nc) * (t * theta_y - 0.5 * t * t * theta_sq), max_norm
+    if loss == "squared":
+        t = min(theta_y / theta_sq, t_max)
+        return (2.0 / nc) * (t * theta_y - 0.5 * t * t * theta_sq), max_norm
+    # The entropy duals: the domain ends where an argument leaves [0, 1] (or the simplex).
+    if loss == "logistic":
+        a = 2.0 * Y[:, 0] * theta[:, 0]
+        if np.any(a < 0.0):
+            return 0.0, max_norm
+        t_dom = 1.0 / a.max() if a.max() > 0 else math.inf
+    else:
+        off_label = np.where(Y == 0.0, theta, 0.0)
+        if np.any(off_label > 0.0):
+            return 0.0, max_norm
+        on_label = np.sum(Y * theta, axis=1)
+        t_dom = float(np.min(c / (2.0 * on_label[on_label > 0.0]))) if np.any(on_label > 0.0) else math.inf
+    hi = min(t_max, t_dom)
+    if not math.isfinite(hi):
+        return 0.0, max_norm
+    return golden_max(lambda t: entropy_dual(loss, Y, theta, t), 0.0, hi), max_norm
 
 
 def certificate(model, X, Y):
     n, c = Y.shape
     yhat = model.predict(X)
-    primal = float(np.mean((yhat - Y) ** 2) + 0.5 * model.beta * (np.sum(model.W1**2) + np.sum(model.W2**2)))
+    primal = loss_value(model.loss, yhat, Y) + 0.5 * model.beta * float(np.sum(model.W1**2) + np.sum(model.W2**2))
     masks, signs = pattern_masks(X, model.pattern_gates, model.pattern_signs)
     group_list = groups(model.formulation, masks.shape[1], c, signs)
-    dual_residual, max_norm = dual_bound(X, Y, masks, group_list, model.formulation, model.beta, Y - yhat)
+    dual_residual, max_norm = dual_bound(X, Y, masks, group_list, model.formulation, model.beta,
+                                         residual_direction(model.loss, yhat, Y), model.loss)
     dual = dual_residual
     dual_stored_direction = None
     if model.dual_direction is not None and model.dual_direction.shape == Y.shape:
         dual_stored_direction, _ = dual_bound(X, Y, masks, group_list, model.formulation, model.beta,
-                                              model.dual_direction)
+                                              model.dual_direction, model.loss)
         dual = max(dual, dual_stored_direction)
     gap = primal - dual
     return {

@@ -20,24 +20,35 @@ Model train_convex_model(MatrixView raw_X, MatrixView raw_Y, const std::vector<s
                          const std::vector<std::string>& target_names, const DataOptions& data_options,
                          const FitOptions& options, FitResult* details) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  // A classifier's targets are labels: encoded for the loss (±1 or one-hot), never standardised.
+  const bool classifier = options.loss != LossKind::squared;
+  LabelEncoding labels;
+  Matrix encoded;
+  if (classifier) {
+    labels = LabelEncoding::fit(raw_Y, options.loss, target_names.size() == 1 ? "target '" + target_names[0] + "'" : "the target");
+    encoded = labels.encode(raw_Y);
+  }
   const Preprocessing preprocessing =
-      Preprocessing::fit(raw_X, raw_Y, data_options.standardize, data_options.standardize_targets,
-                         data_options.bias, feature_names, target_names);
+      classifier ? Preprocessing::fit(raw_X, encoded, data_options.standardize, false, data_options.bias, feature_names)
+                 : Preprocessing::fit(raw_X, raw_Y, data_options.standardize, data_options.standardize_targets,
+                                      data_options.bias, feature_names, target_names);
   const Matrix X = preprocessing.transform_features(raw_X);
-  const Matrix Y = preprocessing.transform_targets(raw_Y);
+  const Matrix Y = classifier ? encoded : preprocessing.transform_targets(raw_Y);
   FitResult fit = fit_convex(X, Y, options);
 
   TrainingSummary training;
   training.method = "convex-" + to_string(options.solver_kind);
   training.samples = raw_X.rows();
   training.input_features = raw_X.cols();
-  training.outputs = raw_Y.cols();
+  training.outputs = Y.cols();
   training.status = to_string(fit.solve.status);
   training.iterations = fit.solve.iterations;
   training.seconds = fit.solve.seconds;
   training.tol = options.solver.tol;
   Model model = make_model(preprocessing, feature_names, target_names, fit.network, options.formulation,
                            options.beta, fit.patterns, fit.certificate, fit.solve.dual_direction, training);
+  model.loss = to_string(options.loss);
+  model.classes = labels.classes;
   if (details) *details = std::move(fit);
   return model;
 }
@@ -178,7 +189,7 @@ Recertification recertify(const Model& model, const Table& data) {
   const Matrix raw_X = select_columns(data, model.feature_names);
   const Matrix raw_Y = select_columns(data, model.target_names);
   const Matrix X = model.preprocessing.transform_features(raw_X);
-  const Matrix Y = model.preprocessing.transform_targets(raw_Y);
+  const Matrix Y = model.classifier() ? model.labels().encode(raw_Y) : model.preprocessing.transform_targets(raw_Y);
 
   PatternSet patterns = make_pattern_set(X, model.pattern_gates, model.pattern_source, model.pattern_signs);
   Recertification out;
@@ -188,7 +199,7 @@ Recertification recertify(const Model& model, const Table& data) {
     patterns.complete = out.complete;
   }
   out.patterns = patterns.num_patterns();
-  const ConvexProblem problem(X, Y, std::move(patterns), model.formulation, model.beta);
+  const ConvexProblem problem(X, Y, std::move(patterns), model.formulation, model.beta, Loss(model.loss_kind()));
   // The stored direction belongs to the training rows; on other data only the residual is used.
   const bool same_rows = model.dual_direction.rows() == Y.rows() && model.dual_direction.cols() == Y.cols();
   out.certificate = certify_network(problem, model.network, same_rows ? model.dual_direction : Matrix());

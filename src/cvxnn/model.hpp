@@ -23,7 +23,9 @@ Model make_model(const Preprocessing& preprocessing, const std::vector<std::stri
                  const TrainingSummary& training);
 
 /// Preprocesses `data`, trains, and packs everything a model file holds. `details` (optional)
-/// receives the solver's full result.
+/// receives the solver's full result. With a classification loss (options.loss) the one target
+/// column holds class labels (LabelEncoding): they are encoded for the loss and never
+/// standardised, and the model keeps the classes.
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
                          FitResult* details = nullptr);
 /// The same on arrays read in place (the Python module's entry): X is n×d_in, Y is n×c.

@@ -15,6 +15,18 @@ Matrix Model::predict(MatrixView raw_features) const {
   return preprocessing.inverse_transform_targets(network.predict(preprocessing.transform_features(raw_features)));
 }
 
+LabelEncoding Model::labels() const {
+  if (!classifier()) throw InvalidInput("the model is a regression model (loss " + loss + "); it has no classes");
+  LabelEncoding encoding;
+  encoding.loss = loss_kind();
+  encoding.classes = classes;
+  return encoding;
+}
+
+Matrix Model::predict_labels(MatrixView raw_features) const { return labels().labels_of(predict(raw_features)); }
+
+Matrix Model::predict_proba(MatrixView raw_features) const { return labels().probabilities(predict(raw_features)); }
+
 namespace {
 
 constexpr const char* kFormatName = "cvxnn-model";
@@ -125,6 +137,7 @@ std::string model_to_json(const Model& model) {
   j["beta"] = model.beta;
   j["features"] = model.feature_names;
   j["targets"] = model.target_names;
+  if (model.classifier()) j["classes"] = vector_to_json(model.classes);
   const Preprocessing& pre = model.preprocessing;
   j["preprocessing"] = {{"center", vector_to_json(pre.center)},
                         {"scale", vector_to_json(pre.scale)},
@@ -181,7 +194,8 @@ Model model_from_json(const std::string& text, const std::string& path) {
   Model m;
   m.formulation = r.convert("formulation", [&] { return formulation_from_string(r.text(r.field(j, "formulation", ""), "formulation")); });
   m.loss = r.text(r.field(j, "loss", ""), "loss");
-  if (m.loss != "squared") r.fail("loss", "unsupported loss '" + m.loss + "' (this cvxnn knows: squared)");
+  const LossKind loss = r.convert("loss", [&] { return loss_kind_from_string(m.loss); });
+  m.loss = to_string(loss);
   m.beta = r.number(r.field(j, "beta", ""), "beta");
   if (!(m.beta > 0.0)) r.fail("beta", "must be positive");
   m.feature_names = r.strings(r.field(j, "features", ""), "features");
@@ -195,7 +209,21 @@ Model model_from_json(const std::string& text, const std::string& path) {
   p.target_center = r.vector(r.field(pre, "target_center", "preprocessing"), "preprocessing.target_center");
   p.target_scale = r.vector(r.field(pre, "target_scale", "preprocessing"), "preprocessing.target_scale");
   const auto d_in = static_cast<Index>(m.feature_names.size());
-  const auto c = static_cast<Index>(m.target_names.size());
+  auto c = static_cast<Index>(m.target_names.size());
+  if (loss != LossKind::squared) {  // a classifier: one label column, the classes, a score per output
+    m.classes = r.vector(r.field(j, "classes", ""), "classes");
+    if (m.target_names.size() != 1) r.fail("targets", "a classifier has one label column");
+    if (m.classes.size() < 2 || (loss == LossKind::logistic && m.classes.size() != 2)) {
+      r.fail("classes", "expected " + std::string(loss == LossKind::logistic ? "2" : "at least 2") + " classes for the " +
+                            m.loss + " loss");
+    }
+    for (Index i = 1; i < m.classes.size(); ++i) {
+      if (!(m.classes(i) > m.classes(i - 1))) r.fail("classes", "must be increasing");
+    }
+    c = loss == LossKind::logistic ? 1 : m.classes.size();
+  } else if (j.contains("classes")) {
+    r.fail("classes", "a squared-loss model has no classes");
+  }
   if (p.center.size() != d_in || p.scale.size() != d_in) {
     r.fail("preprocessing", "center and scale need one entry per feature (" + std::to_string(d_in) + ")");
   }

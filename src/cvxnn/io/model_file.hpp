@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cvxnn/data/labels.hpp"
 #include "cvxnn/data/preprocess.hpp"
 #include "cvxnn/network/two_layer_network.hpp"
 #include "cvxnn/patterns/pattern_set.hpp"
@@ -33,11 +34,14 @@ struct Model {
   static constexpr int kFormatVersion = 1;
 
   Formulation formulation = Formulation::gated;
-  std::string loss = "squared";
+  std::string loss = "squared";  ///< to_string(LossKind): squared, logistic or cross-entropy
+  /// A classifier's labels, increasing (loss logistic: 2, cross-entropy: one per output); empty
+  /// for regression. target_names then holds the one label column.
   double beta = 0.0;
   Preprocessing preprocessing;
   std::vector<std::string> feature_names;  ///< raw feature columns, in the order the network takes them
   std::vector<std::string> target_names;
+  Vector classes;
   TwoLayerNetwork network;
   /// The pattern set the program ranged over, as gates (P×d) and, for the signed program, signs
   /// (P×c); `certify` rebuilds the masks from them on the data.
@@ -52,8 +56,16 @@ struct Model {
   Matrix dual_direction;
   TrainingSummary training;
 
-  /// Predictions in the units of the data from raw features (n×d_in).
+  bool classifier() const { return classes.size() > 0; }
+  LossKind loss_kind() const { return loss_kind_from_string(loss); }
+  /// The classes and the loss's encoding (InvalidInput for a regression model).
+  LabelEncoding labels() const;
+  /// Predictions in the units of the data from raw features (n×d_in): for a classifier, the
+  /// network's scores (one column for logistic, one per class for cross-entropy).
   Matrix predict(MatrixView raw_features) const;
+  /// A classifier's labels (n×1) and class probabilities (n × classes).
+  Matrix predict_labels(MatrixView raw_features) const;
+  Matrix predict_proba(MatrixView raw_features) const;
 };
 
 void save_model(const Model& model, const std::string& path);
