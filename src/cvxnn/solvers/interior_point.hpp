@@ -19,6 +19,10 @@
 // [B_j⁻¹]_vv F_jᵀ: about n² J d flops, so the method suits problems with up to a few thousand
 // samples; fit.cpp sends larger ones to the first-order solvers.
 //
+// Stopping rule: relative gap ≤ tol. When rounding stalls the method within 100 × tol, block
+// coordinate descent polishes the point (at most 200 passes; see polish_stalled); its passes
+// count as iterations.
+//
 // A pattern whose cone has no interior point (data on the gate's hyperplane; looked for by a
 // perceptron from its gate, Novikoff 1962) keeps its groups at zero; the certificate still covers
 // them, so the gap shows whether that mattered.
