@@ -4,10 +4,12 @@
 // interior point where it is affordable. Prints one table row per (problem, solver) with time,
 // iterations, gap and units, the ratio baseline time / working-set time, and the peak memory.
 //
-// Usage: bench_solvers [REPO_ROOT] [--large] [--baseline-limit SECONDS] | bench_solvers --scale
+// Usage: bench_solvers [REPO_ROOT] [--large] [--baseline-limit SECONDS] [--only NAME] [--no-baseline] [--verbose]
+//        bench_solvers --scale
 //   REPO_ROOT finds examples/data/diabetes.csv; --large adds n = 50000, d = 100, P = 1000;
 //   --scale runs only the scale target: gated, n = 10⁶, d = 50, P = 512, relative gap 1e-4, with
-//   `auto` (the working set), reporting time and peak memory (target: under 2 minutes and 3 GB).
+//   `auto` (the working set), reporting time and peak memory (target: under 2 minutes and 3 GB);
+//   --only runs the problems whose name contains NAME; --no-baseline skips the baseline (tuning).
 #include <fmt/core.h>
 #include <sys/resource.h>
 
@@ -95,8 +97,16 @@ struct Row {
   SolveResult result;
 };
 
+bool verbose = false;  // --verbose: every certificate check on stderr
+
 Row run(const ConvexProblem& problem, SolverKind kind, double time_limit) {
   SolverOptions options;
+  if (verbose) {
+    options.callback = [](const IterationRecord& r) {
+      fmt::print(stderr, "  {:8} it {:8.2f} s  relative gap {:.2e}\n", r.iteration, r.seconds, r.relative_gap);
+      return true;
+    };
+  }
   options.tol = 1e-6;
   options.max_iter = 10'000'000;
   options.time_limit = time_limit;
@@ -124,12 +134,20 @@ int main(int argc, char** argv) {
   std::string root = ".";
   bool large = false, scale = false;
   double baseline_limit = 600.0;
+  std::string only;      // run only the problems whose name contains this
+  bool baseline = true;  // --no-baseline: the working set alone (while tuning it)
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     if (arg == "--large") {
       large = true;
     } else if (arg == "--scale") {
       scale = true;
+    } else if (arg == "--only" && a + 1 < argc) {
+      only = argv[++a];
+    } else if (arg == "--verbose") {
+      verbose = true;
+    } else if (arg == "--no-baseline") {
+      baseline = false;
     } else if (arg == "--baseline-limit" && a + 1 < argc) {
       baseline_limit = std::stod(argv[++a]);
     } else {
@@ -172,6 +190,7 @@ int main(int argc, char** argv) {
   fmt::print("| problem | solver | time | iterations | relative gap | units | status |\n|---|---|---|---|---|---|---|\n");
   std::vector<std::string> ratios;
   for (const auto& [spec, formulations] : problems) {
+    if (!only.empty() && spec.name.find(only) == std::string::npos) continue;
     FitOptions choice;
     choice.all_patterns = spec.all_patterns;
     choice.pattern_count = spec.patterns;
@@ -181,6 +200,7 @@ int main(int argc, char** argv) {
       const std::string name = fmt::format("{} ({}, {} patterns)", spec.name, to_string(f), patterns.num_patterns());
       const Row ws = run(problem, SolverKind::working_set, baseline_limit);
       print_row(name, "ws", ws);
+      if (!baseline) continue;
       const Row apg = run(problem, SolverKind::accelerated_gradient, baseline_limit);
       print_row(name, "apg (baseline)", apg);
       if (interior_point_affordable(problem)) print_row(name, "ipm", run(problem, SolverKind::interior_point, baseline_limit));

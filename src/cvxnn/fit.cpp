@@ -11,6 +11,7 @@
 #include "cvxnn/solvers/accelerated_gradient.hpp"
 #include "cvxnn/solvers/augmented_lagrangian.hpp"
 #include "cvxnn/solvers/block_coordinate_descent.hpp"
+#include "cvxnn/solvers/restricted_gradient.hpp"
 #include "cvxnn/solvers/interior_point.hpp"
 #include "cvxnn/solvers/working_set.hpp"
 
@@ -74,9 +75,21 @@ PatternSet choose_patterns(const Matrix& X, Index outputs, const FitOptions& opt
 
 namespace {
 
-// The working set's inner solver: the interior point when the restricted program affords it (the
-// usual case: few patterns), else the first-order method of the program, warm-started.
-SolveResult solve_restricted(const ConvexProblem& problem, const SolverOptions& options, const ColMatrix* warm_start) {
+// The working set's inner solver. Gated program (squared loss only): accelerated proximal
+// gradient on the full program's data in place, its step estimate carried from round to round, in
+// float32 while the round's tolerance is far above float32's error. Otherwise the interior point
+// when the restricted program affords it (the usual case: few patterns), else the first-order
+// method of the program, warm-started.
+SolveResult solve_restricted(const RestrictedProgram& program, const SolverOptions& options, const ColMatrix* warm_start) {
+  if (program.full().formulation() == Formulation::gated) {  // squared loss only
+    auto& slot = program.state();
+    if (!slot) slot = std::make_shared<RestrictedGradientState>();
+    auto& state = *std::static_pointer_cast<RestrictedGradientState>(slot);
+    const bool single_precision = options.tol >= 1e-4;
+    return solve_restricted_gradient(program.full(), program.groups(), options, warm_start, state, single_precision,
+                                     &program.predictions());
+  }
+  const ConvexProblem& problem = program.problem();
   if (interior_point_affordable(problem)) return solve_interior_point(problem, options);
   return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
                                : solve_proximal_gradient(problem, options, warm_start);
