@@ -77,7 +77,7 @@ namespace {
 
 // The working set's inner solver. Gated program (squared loss only): accelerated proximal
 // gradient on the full program's data in place, its step estimate carried from round to round, in
-// float32 while the round's tolerance is far above float32's error. Otherwise the interior point
+// float32 while the round's tolerance is loose (≥ 1e-3). Otherwise the interior point
 // when the restricted program affords it (the usual case: few patterns), else the first-order
 // method of the program, warm-started.
 SolveResult solve_restricted(const RestrictedProgram& program, const SolverOptions& options, const ColMatrix* warm_start) {
@@ -85,7 +85,7 @@ SolveResult solve_restricted(const RestrictedProgram& program, const SolverOptio
     auto& slot = program.state();
     if (!slot) slot = std::make_shared<RestrictedGradientState>();
     auto& state = *std::static_pointer_cast<RestrictedGradientState>(slot);
-    const bool single_precision = options.tol >= 1e-4;
+    const bool single_precision = options.tol >= 1e-3;  // early rounds; float64 again if the gap stalls
     return solve_restricted_gradient(program.full(), program.groups(), options, warm_start, state, single_precision,
                                      &program.predictions());
   }

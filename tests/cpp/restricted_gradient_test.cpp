@@ -127,6 +127,14 @@ TEST(RestrictedGradient, SinglePrecisionPassesStillCertifyLooseTolerances) {
   Matrix expected;
   p->op().forward(ours.V, &expected);
   EXPECT_LE((yhat - expected).norm(), 1e-12 * expected.norm());  // predictions from a float64 pass
+
+  // A tolerance beyond float32's reach: the solve goes on in float64 once the gap stalls.
+  options.tol = 1e-10;
+  RestrictedGradientState tight_state;
+  const SolveResult tight = solve_restricted_gradient(*p, all_groups(*p), options, nullptr, tight_state, true);
+  ASSERT_EQ(tight.status, SolveStatus::converged);
+  EXPECT_LE(test::rel_diff(tight.certificate.primal, reference.certificate.primal), 1e-9);
+  EXPECT_LE(test::rel_diff(dual_bound(*p, tight.dual_direction), tight.certificate.dual), 1e-10);
 }
 
 TEST(RestrictedGradient, RefusesConeProgramsAndBadInput) {

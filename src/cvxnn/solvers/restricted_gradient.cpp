@@ -108,6 +108,9 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   }
   double best_dual = 0.0;
   std::deque<Matrix> residuals;
+  double stall_gap = std::numeric_limits<double>::infinity();
+  int stall_since = 0;
+  constexpr int kStallIterations = 100;
   constexpr int kExtrapolationDepth = 5;
   result.status = SolveStatus::max_iterations;
 
@@ -168,13 +171,28 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
       }
     }
     if (certify(iteration)) break;
+    // float32 rounding can stall the gap above a tight tolerance: if it has not halved in
+    // kStallIterations iterations, continue in float64 (same iterates, exact images).
+    if (op32) {
+      if (result.certificate.relative_gap < 0.5 * stall_gap) {
+        stall_gap = result.certificate.relative_gap;
+        stall_since = iteration;
+      } else if (iteration - stall_since >= kStallIterations) {
+        op32.reset();
+        forward(x, yhat_x);
+        forward(x_prev, yhat_prev);
+      }
+    }
 
     for (int trial = 0;; ++trial) {
       x_next = y + grad / L;
       soft_threshold_columns(x_next, lambda / L);
       forward(x_next, yhat_next);
       const double step_sq = (x_next - y).squaredNorm();
-      if (0.5 * (yhat_next - yhat_y).squaredNorm() <= 0.5 * L * step_sq * (1.0 + 1e-10) || trial >= 60) break;
+      // In float32 the image difference carries rounding of about 1e-6 ‖Ŷ‖ (sums of d float32
+      // products): without this slack, small steps would fail the test on noise and L blow up.
+      const double noise = op32 ? 0.5 * 1e-12 * yhat_y.squaredNorm() : 0.0;
+      if (0.5 * (yhat_next - yhat_y).squaredNorm() <= 0.5 * L * step_sq * (1.0 + 1e-10) + noise || trial >= 60) break;
       L *= 2.0;
     }
     const bool restart = (y - x_next).cwiseProduct(x_next - x).sum() > 0.0;

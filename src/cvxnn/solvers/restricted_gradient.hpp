@@ -16,8 +16,9 @@
 //    −(s_j XᵀD_{p_j} R_y)_j with R_y = Y − Ŷ(y), so every iteration also gives the dual point
 //    t·R_y, t = clip(⟨R_y, Y⟩/‖R_y‖², 0, λ / max_j ‖grad_j‖), checked every iteration.
 // Optionally the passes run in float32 (PatternOperatorF32: products in float32, sums in float64),
-// for early rounds whose tolerance is far above float32's error; the returned predictions always
-// come from a float64 pass.
+// for rounds whose tolerance is far above float32's error (if the gap stops halving within 100
+// iterations the solve continues in float64); the returned predictions always come from a float64
+// pass.
 //
 // Stopping rule: relative duality gap of the restricted program, primal at the iterate x and the
 // best dual bound so far, ≤ options.tol; options.max_iter counts iterations.

@@ -49,11 +49,15 @@ std::unique_ptr<ConvexProblem> restrict_to(const ConvexProblem& problem, const s
 Vector masked_frobenius_norms(const ConvexProblem& problem) {
   const Vector row_sq = problem.X().rowwise().squaredNorm();
   const Mask& mask = problem.patterns().mask;
-  Vector sums = Vector::Zero(mask.cols());
+  const Index P = mask.cols();
+  Vector sums = Vector::Zero(P);
+  // Branch-free over each mask row (it vectorises; a branch per byte costs seconds at n = 10⁶).
   for (Index k = 0; k < mask.rows(); ++k) {
-    for (Index i = 0; i < mask.cols(); ++i) {
-      if (mask(k, i)) sums(i) += row_sq(k);
-    }
+    const std::uint8_t* row = mask.data() + k * P;
+    const double weight = row_sq(k);
+    double* out = sums.data();
+#pragma omp simd
+    for (Index i = 0; i < P; ++i) out[i] += weight * double(row[i]);
   }
   return sums.cwiseSqrt();
 }
