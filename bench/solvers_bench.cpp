@@ -5,6 +5,7 @@
 // iterations, gap and units, the ratio baseline time / working-set time, and the peak memory.
 //
 // Usage: bench_solvers [REPO_ROOT] [--large] [--baseline-limit SECONDS] [--only NAME] [--no-baseline] [--verbose]
+//                      [--ws-limit SECONDS]
 //        bench_solvers --scale
 //   REPO_ROOT finds examples/data/diabetes.csv; --large adds n = 50000, d = 100, P = 1000;
 //   --scale runs only the scale target: gated, n = 10⁶, d = 50, P = 512, relative gap 1e-4, with
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
   std::string root = ".";
   bool large = false, scale = false;
   double baseline_limit = 600.0;
+  double ws_limit = 3600.0;  // the working set's own time limit
   std::string only;      // run only the problems whose name contains this
   bool baseline = true;  // --no-baseline: the working set alone (while tuning it)
   for (int a = 1; a < argc; ++a) {
@@ -157,6 +159,8 @@ int main(int argc, char** argv) {
       scale = true;
     } else if (arg == "--only" && a + 1 < argc) {
       only = argv[++a];
+    } else if (arg == "--ws-limit" && a + 1 < argc) {
+      ws_limit = std::stod(argv[++a]);
     } else if (arg == "--verbose") {
       verbose = true;
     } else if (arg == "--no-baseline") {
@@ -215,7 +219,7 @@ int main(int argc, char** argv) {
     for (const Formulation f : formulations) {
       const ConvexProblem problem(spec.X, spec.Y, patterns, f, spec.beta);
       const std::string name = fmt::format("{} ({}, {} patterns)", spec.name, to_string(f), patterns.num_patterns());
-      const Row ws = run(problem, SolverKind::working_set, baseline_limit);
+      const Row ws = run(problem, SolverKind::working_set, ws_limit);
       print_row(name, "ws", ws);
       if (!baseline) continue;
       const Row apg = run(problem, SolverKind::accelerated_gradient, baseline_limit);
