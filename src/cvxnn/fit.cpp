@@ -11,6 +11,7 @@
 #include "cvxnn/solvers/accelerated_gradient.hpp"
 #include "cvxnn/solvers/augmented_lagrangian.hpp"
 #include "cvxnn/solvers/block_coordinate_descent.hpp"
+#include "cvxnn/solvers/restricted_gradient.hpp"
 #include "cvxnn/solvers/interior_point.hpp"
 #include "cvxnn/solvers/working_set.hpp"
 
@@ -79,9 +80,27 @@ PatternSet choose_patterns(const Matrix& X, Index outputs, const FitOptions& opt
 namespace {
 
 // The working set's inner solver: the interior point when the restricted program affords it (the
-// usual case: few patterns), else the first-order method of the program, warm-started.
-SolveResult solve_restricted(const ConvexProblem& problem, const SolverOptions& options, const ColMatrix* warm_start) {
-  if (interior_point_affordable(problem)) return solve_interior_point(problem, options);
+// usual case for small n: few patterns, tens of Newton steps), else a first-order method. For the
+// gated program (squared loss only) that is accelerated proximal gradient on the full program's
+// data in place, its step estimate and momentum carried from round to round, in float32 while the
+// round's tolerance is loose (≥ 1e-3); for the others the program's first-order method on a
+// restricted copy, warm-started.
+SolveResult solve_restricted(const RestrictedProgram& program, const SolverOptions& options, const ColMatrix* warm_start) {
+  const ConvexProblem& full = program.full();
+  // About n² J d flops per Newton step: far above the interior point's limit (2·10¹⁰), do not
+  // even build the restricted copy to ask it.
+  const double n = double(full.num_samples());
+  const bool may_afford = n * n * double(program.groups().size()) * double(full.num_features()) <= 1e11;
+  if (may_afford && interior_point_affordable(program.problem())) return solve_interior_point(program.problem(), options);
+  if (full.formulation() == Formulation::gated) {  // squared loss only
+    auto& slot = program.state();
+    if (!slot) slot = std::make_shared<RestrictedGradientState>();
+    auto& state = *std::static_pointer_cast<RestrictedGradientState>(slot);
+    const bool single_precision = options.tol >= 1e-3;  // early rounds; float64 again if the gap stalls
+    return solve_restricted_gradient(full, program.groups(), options, warm_start, state, single_precision,
+                                     &program.predictions());
+  }
+  const ConvexProblem& problem = program.problem();
   return problem.constrained() ? solve_cone_constrained(problem, options, warm_start)
                                : solve_proximal_gradient(problem, options, warm_start);
 }

@@ -14,8 +14,8 @@
 namespace cvxnn {
 namespace {
 
-SolveResult inner_bcd(const ConvexProblem& problem, const SolverOptions& options, const ColMatrix* warm) {
-  return solve_block_coordinate(problem, options, warm);
+SolveResult inner_bcd(const RestrictedProgram& program, const SolverOptions& options, const ColMatrix* warm) {
+  return solve_block_coordinate(program.problem(), options, warm);
 }
 
 // Patterns with a nonzero group in V.

@@ -23,19 +23,57 @@
 // JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening rule of Ndiaye,
 // Fercoq, Gramfort & Salmon (JMLR 2017).
 //
+// The inner solver gets a RestrictedProgram: the full program and W's patterns, with the data
+// read in place (a restricted ConvexProblem, which copies X, is built only if it asks), a slot for
+// state kept across rounds (caches, step estimates, momentum) and one for its predictions.
+//
 // Stopping rule: relative duality gap of the full program ≤ tol; max_iter and time_limit count
 // inner iterations and seconds across rounds.
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "cvxnn/problem/convex_problem.hpp"
 #include "cvxnn/solvers/solve_result.hpp"
 
 namespace cvxnn {
 
-/// Solves a (restricted) program; the working-set loop hands it each round's problem.
-using InnerSolver = std::function<SolveResult(const ConvexProblem&, const SolverOptions&, const ColMatrix* warm_start)>;
+/// One round's program: the full program restricted to the patterns of the working set (sorted;
+/// the set only grows from round to round). An inner solver may work on the full program's data in
+/// place (groups() lists the groups of W in the full program's numbering) or ask for the
+/// restricted program as a ConvexProblem of its own (built on first use; it copies X).
+class RestrictedProgram {
+ public:
+  RestrictedProgram(const ConvexProblem& full, const std::vector<Index>& patterns, std::shared_ptr<void>& state);
+  ~RestrictedProgram();
+
+  const ConvexProblem& full() const { return full_; }
+  const std::vector<Index>& patterns() const { return patterns_; }
+  /// Groups of W in the full program, pattern by pattern (the columns of the inner solver's V).
+  const std::vector<Index>& groups() const { return groups_; }
+  /// The restricted program as its own ConvexProblem (same data, β and formulation).
+  const ConvexProblem& problem() const;
+  /// A slot an inner solver may fill with whatever it keeps from round to round (caches that
+  /// depend only on the full program): the same object is handed to every round of one solve.
+  std::shared_ptr<void>& state() const { return state_; }
+  /// Where an inner solver may leave the predictions Ŷ (n×c) of the V it returns, exactly
+  /// (a forward pass, not a running update); left empty, the loop computes them.
+  Matrix& predictions() const { return predictions_; }
+
+ private:
+  const ConvexProblem& full_;
+  const std::vector<Index>& patterns_;
+  std::vector<Index> groups_;
+  std::shared_ptr<void>& state_;
+  mutable std::unique_ptr<ConvexProblem> problem_;
+  mutable Matrix predictions_;
+};
+
+/// Solves one round's program from `warm_start` (d × |groups()|); V of the result has that shape.
+using InnerSolver =
+    std::function<SolveResult(const RestrictedProgram&, const SolverOptions&, const ColMatrix* warm_start)>;
 
 struct WorkingSetOptions {
   Index initial_patterns = 16;  ///< p0: size of the first working set and least growth per round

@@ -1,0 +1,226 @@
+#include "cvxnn/solvers/restricted_gradient.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <memory>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/problem/pattern_operator.hpp"
+#include "cvxnn/solvers/dual_tracker.hpp"
+
+namespace cvxnn {
+
+namespace {
+
+void soft_threshold_columns(ColMatrix& V, double tau) {
+  for (Index j = 0; j < V.cols(); ++j) {
+    const double norm = V.col(j).norm();
+    if (norm <= tau) {
+      V.col(j).setZero();
+    } else {
+      V.col(j) *= 1.0 - tau / norm;
+    }
+  }
+}
+
+}  // namespace
+
+SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::vector<Index>& groups,
+                                      const SolverOptions& options, const ColMatrix* warm,
+                                      RestrictedGradientState& state, bool single_precision, Matrix* yhat_out) {
+  if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  if (problem.formulation() != Formulation::gated) {
+    throw InvalidInput("the restricted gradient solver is for the gated program; got " + to_string(problem.formulation()));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+
+  const Matrix& Y = problem.Y();
+  const Index d = problem.num_features();
+  const auto m = static_cast<Index>(groups.size());
+  const double nc = double(Y.size());
+  const double lambda = nc * problem.beta() / 2.0;
+  const double units = 2.0 / nc;
+
+  // The groups of W over a compact mask holding only W's patterns, in increasing order, so that
+  // the operator's panels see consecutive mask columns (vector loads; a gathered panel reads its
+  // mask bytes one by one and runs several times slower). X itself is not copied.
+  std::vector<Group> subset;
+  subset.reserve(groups.size());
+  std::vector<Index> patterns;
+  for (Index j : groups) {
+    if (j < 0 || j >= problem.num_groups()) throw InvalidInput("restricted gradient: group index out of range");
+    subset.push_back(problem.op().groups()[static_cast<std::size_t>(j)]);
+    patterns.push_back(subset.back().pattern);
+  }
+  std::sort(patterns.begin(), patterns.end());
+  patterns.erase(std::unique(patterns.begin(), patterns.end()), patterns.end());
+  for (Group& g : subset) {
+    g.pattern = std::lower_bound(patterns.begin(), patterns.end(), g.pattern) - patterns.begin();
+  }
+  const Mask& full_mask = problem.patterns().mask;
+  Mask mask(full_mask.rows(), static_cast<Index>(patterns.size()));
+  for (Index k = 0; k < full_mask.rows(); ++k) {
+    const std::uint8_t* from = full_mask.data() + k * full_mask.cols();
+    std::uint8_t* to = mask.data() + k * mask.cols();
+    for (std::size_t q = 0; q < patterns.size(); ++q) to[q] = from[patterns[q]];
+  }
+  const PatternOperator op(problem.X(), mask, subset, Y.cols());
+  std::unique_ptr<PatternOperatorF32> op32;
+  if (single_precision) op32 = std::make_unique<PatternOperatorF32>(op);
+  const auto forward = [&](const ColMatrix& V, Matrix& yhat) {
+    if (op32) {
+      op32->forward(V.cast<float>(), &yhat);
+    } else {
+      op.forward(V, &yhat);
+    }
+  };
+  const auto adjoint = [&](const Matrix& R, ColMatrix& G) {
+    if (op32) {
+      op32->adjoint(R, G);
+    } else {
+      op.adjoint(R, G);
+    }
+  };
+
+  SolveResult result;
+  ColMatrix x = warm ? *warm : ColMatrix::Zero(d, m);
+  if (x.rows() != d || x.cols() != m) throw InvalidInput("restricted gradient: the warm start has the wrong shape");
+  if (state.lipschitz <= 0.0) {  // a lower bound: the curvature along one sample's row
+    state.lipschitz = std::max(problem.X().rowwise().squaredNorm().maxCoeff(), 1e-12);
+  }
+  double& L = state.lipschitz;
+
+  ColMatrix x_prev = x, y, x_next, grad;
+  Matrix yhat_x, yhat_prev, yhat_y, yhat_next, R_y;
+  forward(x, yhat_x);
+  yhat_prev = yhat_x;
+  double t = 1.0;
+  const bool resume = state.groups == groups && state.last.rows() == d && state.last.cols() == m &&
+                      state.previous.cols() == m && x == state.last;
+  if (resume) {  // same program, started where the last solve stopped: keep its momentum
+    x_prev = state.previous;
+    forward(x_prev, yhat_prev);
+    t = state.t;
+  }
+  double best_dual = 0.0;
+  std::deque<Matrix> residuals;
+  double stall_gap = std::numeric_limits<double>::infinity();
+  int stall_since = 0;
+  constexpr int kStallIterations = 100;
+  constexpr int kExtrapolationDepth = 5;
+  result.status = SolveStatus::max_iterations;
+
+  // Certificate: primal at x, best dual so far (from the residual at the last gradient point).
+  const auto certify = [&](int iteration) {
+    const double primal = 0.5 * (yhat_x - Y).squaredNorm() + lambda * x.colwise().norm().sum();
+    Certificate& cert = result.certificate;
+    cert.primal = units * primal;
+    cert.set_dual(units * best_dual);
+    cert.scope = CertificateScope::patterns;
+    const IterationRecord record{iteration, elapsed(), cert.primal, cert.dual, cert.relative_gap, 0.0};
+    result.iterations = iteration;
+    if (cert.relative_gap <= options.tol) {
+      result.status = SolveStatus::converged;
+    } else if (options.callback && !options.callback(record)) {
+      result.status = SolveStatus::stopped;
+    } else if (iteration >= options.max_iter) {
+      result.status = SolveStatus::max_iterations;
+    } else if (record.seconds >= options.time_limit) {
+      result.status = SolveStatus::time_limit;
+    } else {
+      return false;
+    }
+    result.history.push_back(record);
+    return true;
+  };
+  const auto dual_from = [&](const Matrix& R, const ColMatrix& correlations) {
+    const double r_y = (R.array() * Y.array()).sum();
+    const double r_sq = R.squaredNorm();
+    if (!(r_sq > 0.0) || !(r_y > 0.0)) return;
+    const double max_norm = correlations.cols() > 0 ? correlations.colwise().norm().maxCoeff() : 0.0;
+    const double scale = std::min(r_y / r_sq, max_norm > 0.0 ? lambda / max_norm : std::numeric_limits<double>::infinity());
+    const double dual = scale * r_y - 0.5 * scale * scale * r_sq;
+    if (dual > best_dual) {
+      best_dual = dual;
+      result.dual_direction = R;
+    }
+  };
+
+  for (int iteration = 0;; ++iteration) {
+    const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
+    const double momentum = (t - 1.0) / t_next;
+    y = x + momentum * (x - x_prev);
+    yhat_y = yhat_x + momentum * (yhat_x - yhat_prev);
+    R_y = Y - yhat_y;
+    adjoint(R_y, grad);  // s_j XᵀD_j R_y = −∇_j of ½‖Ŷ − Y‖² at y
+    dual_from(R_y, grad);
+    // Dual extrapolation (celer): an affine combination of the last residuals of x, every
+    // check_every iterations, lands much closer to the dual optimum than any single residual.
+    if (iteration > 0 && iteration % options.check_every == 0) {
+      residuals.push_back(Y - yhat_x);
+      if (static_cast<int>(residuals.size()) > kExtrapolationDepth + 1) residuals.pop_front();
+      Matrix extrapolated;
+      if (static_cast<int>(residuals.size()) == kExtrapolationDepth + 1 && extrapolate_residuals(residuals, extrapolated)) {
+        ColMatrix correlations;
+        adjoint(extrapolated, correlations);
+        dual_from(extrapolated, correlations);
+      }
+    }
+    if (certify(iteration)) break;
+    // float32 rounding can stall the gap above a tight tolerance: if it has not halved in
+    // kStallIterations iterations, continue in float64 (same iterates, exact images).
+    if (op32) {
+      if (result.certificate.relative_gap < 0.5 * stall_gap) {
+        stall_gap = result.certificate.relative_gap;
+        stall_since = iteration;
+      } else if (iteration - stall_since >= kStallIterations) {
+        op32.reset();
+        forward(x, yhat_x);
+        forward(x_prev, yhat_prev);
+      }
+    }
+
+    for (int trial = 0;; ++trial) {
+      x_next = y + grad / L;
+      soft_threshold_columns(x_next, lambda / L);
+      forward(x_next, yhat_next);
+      const double step_sq = (x_next - y).squaredNorm();
+      // In float32 the image difference carries rounding of about 1e-6 ‖Ŷ‖ (sums of d float32
+      // products): without this slack, small steps would fail the test on noise and L blow up.
+      const double noise = op32 ? 0.5 * 1e-12 * yhat_y.squaredNorm() : 0.0;
+      if (0.5 * (yhat_next - yhat_y).squaredNorm() <= 0.5 * L * step_sq * (1.0 + 1e-10) + noise || trial >= 60) break;
+      L *= 2.0;
+    }
+    const bool restart = (y - x_next).cwiseProduct(x_next - x).sum() > 0.0;
+    x_prev.swap(x);
+    x.swap(x_next);
+    yhat_prev.swap(yhat_x);
+    yhat_x.swap(yhat_next);
+    t = restart ? 1.0 : t_next;
+    if (restart) {
+      x_prev = x;
+      yhat_prev = yhat_x;
+    }
+    L *= 0.95;
+  }
+  state.groups = groups;
+  state.last = x;
+  state.previous = std::move(x_prev);
+  state.t = t;
+  result.V = std::move(x);
+  if (yhat_out) {
+    if (op32) {
+      op.forward(result.V, yhat_out);
+    } else {
+      *yhat_out = std::move(yhat_x);
+    }
+  }
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace cvxnn

@@ -1,0 +1,176 @@
+// The working set's in-place gated solver (solvers/restricted_gradient.hpp) against independent
+// references: the optimum of the project's block coordinate solver (solve_block_coordinate) on the
+// same program, or on the restricted program built as a ConvexProblem of its own; the programs' own
+// dual_bound recomputed from the returned direction; and the working-set loop through fit.hpp's
+// solve(), which picks this solver for the gated program.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <numeric>
+
+#include "cvxnn/core/error.hpp"
+#include "cvxnn/fit.hpp"
+#include "cvxnn/problem/certificate.hpp"
+#include "cvxnn/solvers/block_coordinate_descent.hpp"
+#include "cvxnn/solvers/restricted_gradient.hpp"
+#include "test_helpers.hpp"
+
+namespace cvxnn {
+namespace {
+
+std::vector<Index> all_groups(const ConvexProblem& p) {
+  std::vector<Index> groups(static_cast<std::size_t>(p.num_groups()));
+  std::iota(groups.begin(), groups.end(), Index{0});
+  return groups;
+}
+
+TEST(RestrictedGradient, ReachesTheReferenceOptimumWithTheProgramsOwnCertificate) {
+  for (const Index outputs : {Index{1}, Index{2}}) {
+    for (const double beta : {1e-3, 3e-2}) {
+      const auto p = test::random_problem(Formulation::gated, 90, 4, outputs, 40, beta, 11 + outputs);
+      SolverOptions options;
+      options.tol = 1e-9;
+      options.max_iter = 200000;
+      const SolveResult reference = solve_block_coordinate(*p, options);
+      RestrictedGradientState state;
+      Matrix yhat;
+      const SolveResult ours = solve_restricted_gradient(*p, all_groups(*p), options, nullptr, state, false, &yhat);
+      const std::string what = "c=" + std::to_string(outputs) + " β=" + std::to_string(beta);
+      ASSERT_EQ(reference.status, SolveStatus::converged) << what;
+      ASSERT_EQ(ours.status, SolveStatus::converged) << what;
+      EXPECT_LE(ours.certificate.relative_gap, 1e-9) << what;
+      EXPECT_GE(ours.certificate.relative_gap, -1e-12) << what;
+      EXPECT_LE(test::rel_diff(ours.certificate.primal, reference.certificate.primal), 2e-9) << what;
+      EXPECT_LE(ours.certificate.dual, reference.certificate.primal * (1 + 1e-12)) << what;
+      EXPECT_LE(reference.certificate.dual, ours.certificate.primal * (1 + 1e-12)) << what;
+      // Primal = the program's objective of V; dual = the program's bound along the direction.
+      EXPECT_LE(test::rel_diff(ours.certificate.primal, p->objective(ours.V)), 1e-12) << what;
+      ASSERT_EQ(ours.dual_direction.rows(), p->num_samples()) << what;
+      EXPECT_LE(test::rel_diff(dual_bound(*p, ours.dual_direction), ours.certificate.dual), 1e-10) << what;
+      Matrix expected;
+      p->op().forward(ours.V, &expected);
+      EXPECT_LE((yhat - expected).norm(), 1e-12 * expected.norm()) << what;
+      EXPECT_GT(state.lipschitz, 0.0);
+    }
+  }
+}
+
+TEST(RestrictedGradient, SolvesTheRestrictedProgramInPlace) {
+  const auto p = test::random_problem(Formulation::gated, 70, 3, 1, 30, 5e-3, 21);
+  // Every third pattern, as a program of its own (an independent copy of the data and mask).
+  std::vector<Index> patterns;
+  for (Index i = 1; i < p->patterns().num_patterns(); i += 3) patterns.push_back(i);
+  PatternSet subset;
+  subset.mask.resize(p->num_samples(), static_cast<Index>(patterns.size()));
+  subset.gates.resize(static_cast<Index>(patterns.size()), p->patterns().gates.cols());
+  for (std::size_t q = 0; q < patterns.size(); ++q) {
+    subset.mask.col(static_cast<Index>(q)) = p->patterns().mask.col(patterns[q]);
+    subset.gates.row(static_cast<Index>(q)) = p->patterns().gates.row(patterns[q]);
+  }
+  const ConvexProblem restricted(p->X(), p->Y(), std::move(subset), Formulation::gated, p->beta());
+  SolverOptions options;
+  options.tol = 1e-10;
+  options.max_iter = 200000;
+  const SolveResult reference = solve_block_coordinate(restricted, options);
+  RestrictedGradientState state;
+  Matrix yhat;
+  // Gated, c = 1: group i is pattern i.
+  const SolveResult ours = solve_restricted_gradient(*p, patterns, options, nullptr, state, false, &yhat);
+  ASSERT_EQ(reference.status, SolveStatus::converged);
+  ASSERT_EQ(ours.status, SolveStatus::converged);
+  EXPECT_LE(test::rel_diff(ours.certificate.primal, reference.certificate.primal), 1e-9);
+  EXPECT_LE(test::rel_diff(restricted.objective(ours.V), ours.certificate.primal), 1e-12);
+  Matrix expected;
+  restricted.op().forward(ours.V, &expected);
+  EXPECT_LE((yhat - expected).norm(), 1e-12 * expected.norm());
+  EXPECT_LE(test::rel_diff(dual_bound(restricted, ours.dual_direction), ours.certificate.dual), 1e-10);
+}
+
+TEST(RestrictedGradient, ASecondSolveOverTheSameGroupsContinuesTheSequence) {
+  const auto p = test::random_problem(Formulation::gated, 80, 3, 1, 30, 1e-2, 8);
+  SolverOptions options;
+  options.tol = 1e-14;  // out of reach: both runs stop on the iteration cap
+  options.max_iter = 100;
+  RestrictedGradientState one_state;
+  const SolveResult one = solve_restricted_gradient(*p, all_groups(*p), options, nullptr, one_state);
+  ASSERT_EQ(one.status, SolveStatus::max_iterations);
+
+  // 30 iterations, then 70 more from where they stopped: the same FISTA sequence, so the same
+  // iterate (a restarted second solve would drop the momentum and land elsewhere).
+  RestrictedGradientState state;
+  SolverOptions first = options, second = options;
+  first.max_iter = 30;
+  second.max_iter = 70;
+  const SolveResult a = solve_restricted_gradient(*p, all_groups(*p), first, nullptr, state);
+  const SolveResult b = solve_restricted_gradient(*p, all_groups(*p), second, &a.V, state);
+  EXPECT_EQ(a.iterations + b.iterations, one.iterations);
+  EXPECT_LE((b.V - one.V).norm(), 1e-10 * one.V.norm());
+}
+
+TEST(RestrictedGradient, SinglePrecisionPassesStillCertifyLooseTolerances) {
+  const auto p = test::random_problem(Formulation::gated, 200, 5, 1, 50, 1e-2, 9);
+  SolverOptions options;
+  options.tol = 1e-9;
+  options.max_iter = 200000;
+  const SolveResult reference = solve_block_coordinate(*p, options);
+  ASSERT_EQ(reference.status, SolveStatus::converged);
+  options.tol = 1e-4;
+  RestrictedGradientState state;
+  Matrix yhat;
+  const SolveResult ours = solve_restricted_gradient(*p, all_groups(*p), options, nullptr, state, true, &yhat);
+  ASSERT_EQ(ours.status, SolveStatus::converged);
+  // Checked in float64 by the program itself: a valid bound and a primal within the tolerance.
+  const double dual = dual_bound(*p, ours.dual_direction);
+  EXPECT_LE(dual, reference.certificate.primal * (1 + 1e-12));
+  EXPECT_LE(p->objective(ours.V), reference.certificate.primal * (1 + 2e-4));
+  EXPECT_LE((p->objective(ours.V) - dual) / p->objective(ours.V), 2e-4);
+  Matrix expected;
+  p->op().forward(ours.V, &expected);
+  EXPECT_LE((yhat - expected).norm(), 1e-12 * expected.norm());  // predictions from a float64 pass
+
+  // A tolerance beyond float32's reach: the solve goes on in float64 once the gap stalls.
+  options.tol = 1e-10;
+  RestrictedGradientState tight_state;
+  const SolveResult tight = solve_restricted_gradient(*p, all_groups(*p), options, nullptr, tight_state, true);
+  ASSERT_EQ(tight.status, SolveStatus::converged);
+  EXPECT_LE(test::rel_diff(tight.certificate.primal, reference.certificate.primal), 1e-9);
+  EXPECT_LE(test::rel_diff(dual_bound(*p, tight.dual_direction), tight.certificate.dual), 1e-10);
+}
+
+TEST(RestrictedGradient, RefusesConeProgramsAndBadInput) {
+  const auto relu = test::random_problem(Formulation::relu, 30, 2, 1, 10, 1e-2, 5);
+  RestrictedGradientState state;
+  SolverOptions options;
+  test::expect_throws_with<InvalidInput>([&] { solve_restricted_gradient(*relu, {0}, options, nullptr, state); },
+                                         {"gated", "relu"});
+  const auto p = test::random_problem(Formulation::gated, 30, 2, 1, 10, 1e-2, 5);
+  const ColMatrix wrong = ColMatrix::Zero(2, 2);
+  test::expect_throws_with<InvalidInput>([&] { solve_restricted_gradient(*p, {0, 1, 2}, options, &wrong, state); },
+                                         {"wrong shape"});
+  test::expect_throws_with<InvalidInput>([&] { solve_restricted_gradient(*p, {0, 99}, options, nullptr, state); },
+                                         {"out of range"});
+}
+
+// The working-set loop with this inner solver, through the library's own dispatch: the full
+// program's certificate, recomputable from the returned direction, at the reference optimum.
+TEST(RestrictedGradientWorkingSet, CertifiesTheFullProgram) {
+  for (const Index outputs : {Index{1}, Index{2}}) {
+    const auto p = test::random_problem(Formulation::gated, 120, 4, outputs, 80, 2e-2, 31 + outputs);
+    SolverOptions options;
+    options.tol = 1e-8;
+    options.max_iter = 200000;
+    const SolveResult reference = solve_block_coordinate(*p, options);
+    const SolveResult loop = solve(*p, SolverKind::working_set, options);
+    ASSERT_EQ(reference.status, SolveStatus::converged);
+    ASSERT_EQ(loop.status, SolveStatus::converged) << outputs;
+    EXPECT_LE(loop.certificate.relative_gap, 1e-8);
+    EXPECT_GE(loop.history.size(), 2u);
+    EXPECT_LE(test::rel_diff(loop.certificate.primal, reference.certificate.primal), 2e-8);
+    EXPECT_LE(test::rel_diff(loop.certificate.primal, p->objective(loop.V)), 1e-12);
+    EXPECT_LE(test::rel_diff(dual_bound(*p, loop.dual_direction), loop.certificate.dual), 1e-12);
+    EXPECT_LE(loop.certificate.dual, reference.certificate.primal * (1 + 1e-12));
+  }
+}
+
+}  // namespace
+}  // namespace cvxnn
