@@ -92,7 +92,7 @@ SolveResult solve_restricted(const RestrictedProgram& program, const SolverOptio
   const double n = double(full.num_samples());
   const bool may_afford = n * n * double(program.groups().size()) * double(full.num_features()) <= 1e11;
   if (may_afford && interior_point_affordable(program.problem())) return solve_interior_point(program.problem(), options);
-  if (full.formulation() == Formulation::gated) {  // squared loss only
+  if (full.formulation() == Formulation::gated && full.datafit().kind() == LossKind::squared) {  // squared loss only
     auto& slot = program.state();
     if (!slot) slot = std::make_shared<RestrictedGradientState>();
     auto& state = *std::static_pointer_cast<RestrictedGradientState>(slot);

@@ -52,7 +52,8 @@ double dense_objective(const ConvexProblem& p, const ColMatrix& V) {
   return p.loss(test::dense_forward(A, V)) + p.beta() * V.colwise().norm().sum();
 }
 
-SolveResult first_order_inner(const ConvexProblem& p, const SolverOptions& o, const ColMatrix* warm) {
+SolveResult first_order_inner(const RestrictedProgram& program, const SolverOptions& o, const ColMatrix* warm) {
+  const ConvexProblem& p = program.problem();
   return p.constrained() ? solve_cone_constrained(p, o, warm) : solve_proximal_gradient(p, o, warm);
 }
 

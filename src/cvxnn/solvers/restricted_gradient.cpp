@@ -32,6 +32,9 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
                                       const SolverOptions& options, const ColMatrix* warm,
                                       RestrictedGradientState& state, bool single_precision, Matrix* yhat_out) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  if (problem.datafit().kind() != LossKind::squared) {
+    throw InvalidInput("solve_restricted_gradient handles the squared loss only, not " + to_string(problem.datafit().kind()));
+  }
   if (problem.formulation() != Formulation::gated) {
     throw InvalidInput("the restricted gradient solver is for the gated program; got " + to_string(problem.formulation()));
   }
