@@ -352,3 +352,13 @@ def test_bad_labels_and_data_raise_value_error(four_features):
         estimator.predict(X[:, :3])
     with pytest.raises(ValueError, match="X has 3 features, but ConvexReLUClassifier is expecting 4"):
         estimator.predict_proba(X[:, :3])
+
+
+def test_to_torch_computes_the_scores(data):
+    torch = pytest.importorskip("torch")
+    X, _, three = data
+    estimator = fitted(X[:50], three[:50], formulation="relu", n_patterns=8, tol=1e-4)
+    with torch.no_grad():
+        scores = estimator.to_torch()(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(scores, estimator.decision_function(X), rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(scores, numpy_scores(estimator, X)[1], rtol=1e-10, atol=1e-8)
