@@ -166,9 +166,14 @@ void bind_types(py::module_& m) {
       .def_property_readonly("gates", [](const TwoLayerNetwork& n) { return matrix_or_none(n.gates); })
       .def_property_readonly("width", &TwoLayerNetwork::width)
       .def("predict", [](const TwoLayerNetwork& n, const Matrix& X) { return n.predict(X); }, "X"_a)
-      .def("objective", [](const TwoLayerNetwork& n, const Matrix& X, const Matrix& Y, double beta) {
-             return network_objective(n, X, Y, beta);
-           }, "X"_a, "Y"_a, "beta"_a, "(NC) objective (1/(n c))||f(X) - Y||^2 + (beta/2)(||W1||^2 + ||W2||^2)")
+      .def("objective", [](const TwoLayerNetwork& n, const Matrix& X, const Matrix& Y, double beta,
+                           const std::string& loss) {
+             const Loss datafit(loss_kind_from_string(loss));
+             datafit.check_targets(Y);
+             return network_objective(n, X, Y, beta, datafit);
+           }, "X"_a, "Y"_a, "beta"_a, "loss"_a = "squared",
+           "(NC) objective loss(f(X), Y) + (beta/2)(||W1||^2 + ||W2||^2); Y encoded for the loss (+-1 column for "
+           "logistic, one-hot rows for cross-entropy)")
       .def(py::pickle([](const TwoLayerNetwork& n) { return py::make_tuple(n.W1, n.W2, n.gates); },
                       [](const py::tuple& t) {
                         return TwoLayerNetwork{t[0].cast<Matrix>(), t[1].cast<Matrix>(), t[2].cast<Matrix>()};
@@ -181,6 +186,7 @@ void bind_types(py::module_& m) {
                              "pattern, output and sign of each group (row of weights)")
       .def_property_readonly("formulation", [](const ConvexSolution& s) { return to_string(s.problem->formulation()); })
       .def_property_readonly("beta", [](const ConvexSolution& s) { return s.problem->beta(); })
+      .def_property_readonly("loss", [](const ConvexSolution& s) { return to_string(s.problem->datafit().kind()); })
       .def_property_readonly("status", [](const ConvexSolution& s) { return to_string(s.result.status); })
       .def_property_readonly("iterations", [](const ConvexSolution& s) { return s.result.iterations; })
       .def_property_readonly("seconds", [](const ConvexSolution& s) { return s.result.seconds; })
@@ -198,6 +204,11 @@ void bind_types(py::module_& m) {
       .def_readonly("network", &Model::network)
       .def_readonly("feature_names", &Model::feature_names)
       .def_readonly("target_names", &Model::target_names)
+      .def_property_readonly("classes", [](const Model& model) -> py::object {
+        if (!model.classifier()) return py::none();
+        return py::cast(model.classes);
+      }, "A classifier's class labels, increasing (None for a regression model)")
+      .def_property_readonly("classifier", &Model::classifier)
       .def_property_readonly("preprocessing", [](const Model& model) {
         const Preprocessing& p = model.preprocessing;
         return py::dict("center"_a = p.center, "scale"_a = p.scale, "bias"_a = p.bias,
@@ -217,7 +228,11 @@ void bind_types(py::module_& m) {
                         "seconds"_a = t.seconds, "tol"_a = t.tol);
       })
       .def("predict", [](const Model& model, MatrixView X) { return model.predict(X); }, "X"_a,
-           "Predictions (n x c) in the units of the data, from raw features (n x d_in)")
+           "Predictions (n x c) in the units of the data, from raw features (n x d_in); a classifier's scores")
+      .def("predict_labels", [](const Model& model, MatrixView X) { return model.predict_labels(X); }, "X"_a,
+           "A classifier's labels (n x 1): the class of the largest score (logistic: the second when score >= 0)")
+      .def("predict_proba", [](const Model& model, MatrixView X) { return model.predict_proba(X); }, "X"_a,
+           "A classifier's class probabilities (n x classes): sigmoid (logistic) or softmax of the scores")
       .def("to_json", &model_to_json)
       .def_static("from_json", [](const std::string& text) { return model_from_json(text); }, "text"_a)
       .def(py::pickle([](const Model& model) { return model_to_json(model); },
@@ -252,11 +267,20 @@ void bind_functions(py::module_& m) {
   m.def(
       "solve",
       [](const Matrix& X, const Matrix& Y, const PatternSet& patterns, double beta, const std::string& formulation,
-         const std::string& solver, double tol, int max_iter, double time_limit, const py::object& progress) {
-        const SolverKind kind = solver_kind_from_string(solver);
-        SolverOptions options = solver_options(tol, max_iter, time_limit);
-        if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
-        auto problem = std::make_shared<const ConvexProblem>(X, Y, patterns, formulation_from_string(formulation), beta);
+         const std::string& loss, const std::string& solver, double tol, int max_iter, double time_limit,
+         const py::object& progress) {
+        // FitOptions::check holds the rules on formulation, loss and solver together.
+        FitOptions fit_options;
+        fit_options.formulation = formulation_from_string(formulation);
+        fit_options.loss = loss_kind_from_string(loss);
+        fit_options.beta = beta;
+        fit_options.solver_kind = solver_kind_from_string(solver);
+        fit_options.solver = solver_options(tol, max_iter, time_limit);
+        if (const std::string problem_text = fit_options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+        const SolverKind kind = fit_options.solver_kind;
+        SolverOptions options = fit_options.solver;
+        auto problem = std::make_shared<const ConvexProblem>(X, Y, patterns, fit_options.formulation, beta,
+                                                             Loss(fit_options.loss));
         SolveBridge bridge(progress);
         options.callback = bridge.callback();
         ConvexSolution solution{problem, {}};
@@ -267,18 +291,19 @@ void bind_functions(py::module_& m) {
         bridge.raise_pending();
         return solution;
       },
-      "X"_a, "Y"_a, "patterns"_a, "beta"_a, "formulation"_a = "gated", "solver"_a = "auto", "tol"_a = 1e-6,
-      "max_iter"_a = 100000, "time_limit"_a = 0.0, "progress"_a = py::none());
+      "X"_a, "Y"_a, "patterns"_a, "beta"_a, "formulation"_a = "gated", "loss"_a = "squared", "solver"_a = "auto",
+      "tol"_a = 1e-6, "max_iter"_a = 100000, "time_limit"_a = 0.0, "progress"_a = py::none());
 
   m.def(
       "train_convex_model",
       [](MatrixView X, MatrixView Y, const std::vector<std::string>& feature_names,
          const std::vector<std::string>& target_names, bool standardize, bool standardize_targets, bool bias,
-         const std::string& formulation, double beta, bool all_patterns, Index pattern_count,
+         const std::string& formulation, const std::string& loss, double beta, bool all_patterns, Index pattern_count,
          const std::string& sampler, std::uint64_t seed, const std::string& solver, double tol, int max_iter,
          double time_limit, const py::object& progress) {
         FitOptions options;
         options.formulation = formulation_from_string(formulation);
+        options.loss = loss_kind_from_string(loss);
         options.beta = beta;
         options.all_patterns = all_patterns;
         options.pattern_count = pattern_count;
@@ -303,7 +328,7 @@ void bind_functions(py::module_& m) {
         return py::make_tuple(std::move(model), summary);
       },
       "X"_a, "Y"_a, "feature_names"_a, "target_names"_a, "standardize"_a = true, "standardize_targets"_a = true,
-      "bias"_a = true, "formulation"_a = "gated", "beta"_a = 1e-3, "all_patterns"_a = false,
+      "bias"_a = true, "formulation"_a = "gated", "loss"_a = "squared", "beta"_a = 1e-3, "all_patterns"_a = false,
       "pattern_count"_a = 256, "sampler"_a = "gaussian", "seed"_a = 0, "solver"_a = "auto", "tol"_a = 1e-6,
       "max_iter"_a = 100000, "time_limit"_a = 0.0, "progress"_a = py::none());
 

@@ -7,17 +7,23 @@ reformulation of training, with a duality-gap certificate.
     >>> model.certificate_.relative_gap <= 1e-6
     True
 
-The estimator chains the pieces below; use them directly for control over each step.
+    >>> from sklearn.datasets import load_iris
+    >>> clf = cvxnn.ConvexReLUClassifier(random_state=0).fit(*load_iris(return_X_y=True))
+    >>> clf.classes_, clf.loss_
+    (array([0, 1, 2]), 'cross-entropy')
+
+The estimators chain the pieces below; use them directly for control over each step.
 """
 
 from ._core import __version__, Model, set_num_threads
 from ._certificate import Certificate
+from ._classifier import ConvexReLUClassifier
 from ._estimator import ConvexReLURegressor, load, save
 from ._pieces import (ConvexSolution, Network, PatternSet, certify_network, enumerate_patterns,
                       patterns_from_gates, sample_patterns, solve, to_network)
 
 __all__ = [
-    "__version__", "Certificate", "ConvexReLURegressor", "ConvexSolution", "Model", "Network", "PatternSet",
+    "__version__", "Certificate", "ConvexReLUClassifier", "ConvexReLURegressor", "ConvexSolution", "Model", "Network", "PatternSet",
     "certify_network", "enumerate_patterns", "load", "patterns_from_gates", "sample_patterns", "save",
     "set_num_threads", "solve", "to_network",
 ]

@@ -18,7 +18,141 @@ from ._pieces import (FORMULATIONS, SOLVERS, ProgressPrinter, check_choice, chec
                       check_time_limit, progress_callback)
 
 
-class ConvexReLURegressor(RegressorMixin, BaseEstimator):
+class _ConvexReLUEstimator(BaseEstimator):
+    """What the regressor and the classifier share: the hyper-parameters they have in common, their
+    validation, the call into the core, the fitted attributes, ``save`` and ``to_torch``.
+
+    Subclasses list every parameter in their own ``__init__`` (scikit-learn reads the signature)
+    and call ``_train`` from ``fit`` with targets already in the core's form."""
+
+    def _set_common_params(self, formulation, beta, n_patterns, standardize, fit_bias, tol, max_iter, solver,
+                           time_limit, random_state, n_jobs, verbose):
+        self.formulation = formulation
+        self.beta = beta
+        self.n_patterns = n_patterns
+        self.standardize = standardize
+        self.fit_bias = fit_bias
+        self.tol = tol
+        self.max_iter = max_iter
+        self.solver = solver
+        self.time_limit = time_limit
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _check_common_params(self) -> dict:
+        """The shared hyper-parameters checked (the core checks the rest, with the CLI's words) and
+        turned into the core's arguments. Run before the data are looked at, as scikit-learn does."""
+        check_choice(self.formulation, "formulation", FORMULATIONS)
+        check_choice(self.solver, "solver", SOLVERS)
+        all_patterns, pattern_count = self._pattern_choice()
+        return dict(formulation=self.formulation, all_patterns=all_patterns, pattern_count=pattern_count,
+                    time_limit=check_time_limit(self.time_limit), seed=self._seed(), threads=self._threads())
+
+    def _train(self, X, Y, target_names, loss, standardize_targets, params):
+        """Fits the core's model on X (validated, float64) and Y (n×c float64: targets, or one column
+        of numeric class labels for a classification loss); sets the fitted attributes and warns
+        when the solver stopped early."""
+        names = getattr(self, "feature_names_in_", None)
+        feature_names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(X.shape[1])]
+        callback = progress_callback(None, self.verbose)
+        previous_threads = _core.requested_num_threads()
+        _core.set_num_threads(params["threads"])
+        try:
+            model, details = _core.train_convex_model(
+                X, Y, feature_names, target_names, standardize=bool(self.standardize),
+                standardize_targets=bool(standardize_targets), bias=bool(self.fit_bias),
+                formulation=params["formulation"], loss=loss, beta=check_number(self.beta, "beta"),
+                all_patterns=params["all_patterns"], pattern_count=params["pattern_count"], sampler="gaussian",
+                seed=params["seed"], solver=self.solver, tol=check_number(self.tol, "tol"),
+                max_iter=check_positive_int(self.max_iter, "max_iter"), time_limit=params["time_limit"],
+                progress=callback)
+        finally:
+            _core.set_num_threads(previous_threads)
+        if isinstance(callback, ProgressPrinter):
+            callback.finish(details["history"])
+
+        self._set_fitted(model, details["n_patterns"], details["history"])
+        if self.status_ != "converged":
+            advice = ("the solver reached the limit of its floating-point accuracy: ask for a larger tol"
+                      if self.status_ == "stalled" else "raise max_iter or time_limit")
+            warnings.warn(f"cvxnn stopped before reaching relative gap {self.tol}: status {self.status_}, "
+                          f"relative gap {self.certificate_.relative_gap:.3e} after {self.n_iter_} iterations; "
+                          f"{advice} (the network and its certificate are valid as they are)", ConvergenceWarning)
+
+    def _set_fitted(self, model, n_patterns, history):
+        network = model.network
+        self.model_ = model
+        self.W1_ = network.W1
+        self.W2_ = network.W2
+        self.gates_ = network.gates
+        self.certificate_ = Certificate.from_dict(model.certificate)
+        training = model.training
+        self.n_iter_ = int(training["iterations"])
+        self.status_ = training["status"]
+        self.n_units_ = int(network.width)
+        self.n_patterns_ = int(n_patterns)
+        self.history_ = history
+
+    def _pattern_choice(self):
+        if isinstance(self.n_patterns, str):
+            if self.n_patterns != "all":
+                raise ValueError(f"n_patterns must be a positive integer or 'all', got {self.n_patterns!r}")
+            return True, 1
+        return False, check_positive_int(self.n_patterns, "n_patterns")
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, numbers.Integral) and not isinstance(self.random_state, bool):
+            if self.random_state < 0:
+                raise ValueError(f"random_state must be a non-negative integer, got {self.random_state}")
+            return int(self.random_state)
+        # None or a RandomState: scikit-learn's rule, a seed drawn from that generator.
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _threads(self) -> int:
+        n_jobs = self.n_jobs
+        if n_jobs is None:
+            return 0
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+            raise ValueError(f"n_jobs must be a non-zero integer or None, got {n_jobs!r}")
+        if n_jobs < 0:
+            return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+        return int(n_jobs)
+
+    def save(self, path) -> None:
+        """Writes the model file (the same JSON as ``cvxnn fit -o``), atomically."""
+        check_is_fitted(self)
+        _core.save_model(self.model_, os.fspath(path))
+
+    def to_torch(self):
+        """``torch.nn.Sequential(Linear, ReLU, Linear)`` (float64) computing the network's outputs
+        from raw features: ``predict`` for a regressor, the class scores for a classifier (one
+        column for the logistic loss, one per class for cross-entropy). The standardisation is
+        folded into the first layer and the target scaling into the second. Only ReLU networks
+        (formulation "relu" or "signed") have this form."""
+        check_is_fitted(self)
+        from ._torch import to_torch
+
+        return to_torch(self.model_)
+
+    @classmethod
+    def _from_model_params(cls, model) -> dict:
+        """Hyper-parameters as far as a model file records them."""
+        p = model.preprocessing
+        standardized = bool(np.any(p["scale"] != 1.0) or np.any(p["center"] != 0.0))
+        gates = model.pattern_gates
+        return dict(formulation=model.formulation, beta=model.beta,
+                    n_patterns="all" if model.patterns_complete else (256 if gates is None else len(gates)),
+                    standardize=standardized, fit_bias=bool(p["bias"]), tol=model.training["tol"] or 1e-6,
+                    random_state=int(model.pattern_seed))
+
+    def _set_fitted_from_model(self, model) -> None:
+        gates = model.pattern_gates
+        self._set_fitted(model, 0 if gates is None else len(gates), None)
+        self.n_features_in_ = int(model.training["input_features"])
+
+
+class ConvexReLURegressor(RegressorMixin, _ConvexReLUEstimator):
     """Two-layer ReLU network regression trained to the optimum of its exact convex program,
     with a duality-gap certificate.
 
@@ -90,97 +224,19 @@ class ConvexReLURegressor(RegressorMixin, BaseEstimator):
     def __init__(self, formulation="gated", beta=1e-3, n_patterns=256, standardize=True, fit_bias=True,
                  tol=1e-6, max_iter=100_000, solver="auto", time_limit=None, random_state=None, n_jobs=None,
                  verbose=0):
-        self.formulation = formulation
-        self.beta = beta
-        self.n_patterns = n_patterns
-        self.standardize = standardize
-        self.fit_bias = fit_bias
-        self.tol = tol
-        self.max_iter = max_iter
-        self.solver = solver
-        self.time_limit = time_limit
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.verbose = verbose
+        self._set_common_params(formulation, beta, n_patterns, standardize, fit_bias, tol, max_iter, solver,
+                                time_limit, random_state, n_jobs, verbose)
 
     # ---- fitting ------------------------------------------------------------------------------------
     def fit(self, X, y):
         """Solves the convex program on (X, y) and keeps the certified network. Returns self."""
-        check_choice(self.formulation, "formulation", FORMULATIONS)
-        check_choice(self.solver, "solver", SOLVERS)
-        all_patterns, pattern_count = self._pattern_choice()
-        time_limit = check_time_limit(self.time_limit)
-        seed = self._seed()
-        threads = self._threads()
-
+        params = self._check_common_params()
         X, y = self._validate_data(X, y, dtype=np.float64, order="C", multi_output=True, y_numeric=True)
         Y = y.reshape(-1, 1) if y.ndim == 1 else np.ascontiguousarray(y)
-        names = getattr(self, "feature_names_in_", None)
-        feature_names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(X.shape[1])]
         target_names = ["y"] if Y.shape[1] == 1 else [f"y{k}" for k in range(Y.shape[1])]
-
-        callback = progress_callback(None, self.verbose)
-        previous_threads = _core.requested_num_threads()
-        _core.set_num_threads(threads)
-        try:
-            model, details = _core.train_convex_model(
-                X, Y, feature_names, target_names, bool(self.standardize), bool(self.standardize),
-                bool(self.fit_bias), self.formulation, check_number(self.beta, "beta"), all_patterns, pattern_count,
-                "gaussian", seed, self.solver, check_number(self.tol, "tol"),
-                check_positive_int(self.max_iter, "max_iter"), time_limit, callback)
-        finally:
-            _core.set_num_threads(previous_threads)
-        if isinstance(callback, ProgressPrinter):
-            callback.finish(details["history"])
-
-        self._set_fitted(model, details["n_patterns"], details["history"])
+        self._train(X, Y, target_names, "squared", self.standardize, params)
         self._y_ndim = y.ndim
-        if self.status_ != "converged":
-            advice = ("the solver reached the limit of its floating-point accuracy: ask for a larger tol"
-                      if self.status_ == "stalled" else "raise max_iter or time_limit")
-            warnings.warn(f"cvxnn stopped before reaching relative gap {self.tol}: status {self.status_}, "
-                          f"relative gap {self.certificate_.relative_gap:.3e} after {self.n_iter_} iterations; "
-                          f"{advice} (the network and its certificate are valid as they are)", ConvergenceWarning)
         return self
-
-    def _set_fitted(self, model, n_patterns, history):
-        network = model.network
-        self.model_ = model
-        self.W1_ = network.W1
-        self.W2_ = network.W2
-        self.gates_ = network.gates
-        self.certificate_ = Certificate.from_dict(model.certificate)
-        training = model.training
-        self.n_iter_ = int(training["iterations"])
-        self.status_ = training["status"]
-        self.n_units_ = int(network.width)
-        self.n_patterns_ = int(n_patterns)
-        self.history_ = history
-
-    def _pattern_choice(self):
-        if isinstance(self.n_patterns, str):
-            if self.n_patterns != "all":
-                raise ValueError(f"n_patterns must be a positive integer or 'all', got {self.n_patterns!r}")
-            return True, 1
-        return False, check_positive_int(self.n_patterns, "n_patterns")
-
-    def _seed(self) -> int:
-        if isinstance(self.random_state, numbers.Integral) and not isinstance(self.random_state, bool):
-            if self.random_state < 0:
-                raise ValueError(f"random_state must be a non-negative integer, got {self.random_state}")
-            return int(self.random_state)
-        # None or a RandomState: scikit-learn's rule, a seed drawn from that generator.
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
-    def _threads(self) -> int:
-        n_jobs = self.n_jobs
-        if n_jobs is None:
-            return 0
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-            raise ValueError(f"n_jobs must be a non-zero integer or None, got {n_jobs!r}")
-        if n_jobs < 0:
-            return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
-        return int(n_jobs)
 
     # ---- prediction and export ------------------------------------------------------------------
     def predict(self, X):
@@ -190,45 +246,31 @@ class ConvexReLURegressor(RegressorMixin, BaseEstimator):
         predictions = self.model_.predict(X)
         return predictions.ravel() if self._y_ndim == 1 else predictions
 
-    def save(self, path) -> None:
-        """Writes the model file (the same JSON as ``cvxnn fit -o``), atomically."""
-        check_is_fitted(self)
-        _core.save_model(self.model_, os.fspath(path))
-
-    def to_torch(self):
-        """``torch.nn.Sequential(Linear, ReLU, Linear)`` (float64) computing ``predict`` from raw
-        features: the standardisation is folded into the first layer and the target scaling into
-        the second. Only ReLU networks (formulation "relu" or "signed") have this form."""
-        check_is_fitted(self)
-        from ._torch import to_torch
-
-        return to_torch(self.model_)
-
     def _more_tags(self):
         return {"multioutput": True}
 
     @classmethod
     def _from_model(cls, model) -> "ConvexReLURegressor":
-        """A fitted estimator around a loaded model file (hyper-parameters as far as it records them)."""
-        p = model.preprocessing
-        standardized = bool(np.any(p["scale"] != 1.0) or np.any(p["center"] != 0.0))
-        gates = model.pattern_gates
-        estimator = cls(formulation=model.formulation, beta=model.beta,
-                        n_patterns="all" if model.patterns_complete else (256 if gates is None else len(gates)),
-                        standardize=standardized, fit_bias=bool(p["bias"]),
-                        tol=model.training["tol"] or 1e-6, random_state=int(model.pattern_seed))
-        estimator._set_fitted(model, 0 if gates is None else len(gates), None)
-        estimator.n_features_in_ = int(model.training["input_features"])
+        """A fitted estimator around a loaded regression model file."""
+        estimator = cls(**cls._from_model_params(model))
+        estimator._set_fitted_from_model(model)
         estimator._y_ndim = 1 if model.training["outputs"] == 1 else 2
         return estimator
 
 
-def load(path) -> ConvexReLURegressor:
-    """A fitted ConvexReLURegressor from a model file written by ``cvxnn fit``/``train-gd`` or
-    ``save``."""
-    return ConvexReLURegressor._from_model(_core.load_model(os.fspath(path)))
+def load(path):
+    """A fitted estimator from a model file written by ``cvxnn fit``/``train-gd`` or ``save``: a
+    ConvexReLURegressor for a squared-loss model, a ConvexReLUClassifier for a logistic or
+    cross-entropy one."""
+    path = os.fspath(path)
+    model = _core.load_model(path)
+    if model.classifier:
+        from ._classifier import ConvexReLUClassifier
+
+        return ConvexReLUClassifier._from_model(model, path)
+    return ConvexReLURegressor._from_model(model)
 
 
-def save(estimator: ConvexReLURegressor, path) -> None:
+def save(estimator, path) -> None:
     """Writes a fitted estimator's model file (same as ``estimator.save(path)``)."""
     estimator.save(path)

@@ -1,8 +1,11 @@
 """The pipeline's pieces for people who want them one by one: patterns → convex program →
-solution → network → certificate. The estimator (``ConvexReLURegressor``) chains them for you.
+solution → network → certificate. The estimators (``ConvexReLURegressor``,
+``ConvexReLUClassifier``) chain them for you.
 
 These functions take data exactly as the programs see it: no standardisation and no bias column
-added. Append a ones column to ``X`` yourself when the first layer should have a bias.
+added. Append a ones column to ``X`` yourself when the first layer should have a bias. With a
+classification loss, ``y`` is already encoded for it: one column of ±1 (logistic; +1 for the second
+class) or one-hot rows (cross-entropy).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ ConvexSolution = _core.ConvexSolution
 
 FORMULATIONS = ("gated", "relu", "signed")
 SOLVERS = ("auto", "ipm", "ws", "apg", "al", "bcd")
+CORE_LOSSES = ("squared", "logistic", "cross-entropy")
 
 
 def as_matrix(A, name: str) -> np.ndarray:
@@ -95,12 +99,13 @@ def patterns_from_gates(X, gates, signs=None) -> PatternSet:
     return _core.patterns_from_gates(X, gates, None if signs is None else as_matrix(signs, "signs"))
 
 
-def solve(X, y, patterns, beta: float = 1e-3, formulation: str = "gated", *, solver: str = "auto",
-          tol: float = 1e-6, max_iter: int = 100_000, time_limit: float | None = None, progress=None,
-          verbose: int = 0) -> ConvexSolution:
+def solve(X, y, patterns, beta: float = 1e-3, formulation: str = "gated", *, loss: str = "squared",
+          solver: str = "auto", tol: float = 1e-6, max_iter: int = 100_000, time_limit: float | None = None,
+          progress=None, verbose: int = 0) -> ConvexSolution:
     """Solves the convex program (design notes §1) over ``patterns`` (a PatternSet, or gates as a
-    P×d array) for squared loss and weight decay ``beta``; stops at relative duality gap ``tol``,
-    ``max_iter`` iterations or ``time_limit`` seconds (the status says which).
+    P×d array) for ``loss`` ("squared", or "logistic" / "cross-entropy" on encoded labels: see the
+    module notes) and weight decay ``beta``; stops at relative duality gap ``tol``, ``max_iter``
+    iterations or ``time_limit`` seconds (the status says which).
 
     ``progress(record)`` is called at every certificate check with a dict (iteration, seconds,
     objective, dual, relative_gap, constraint_violation); returning False stops the solve.
@@ -110,10 +115,12 @@ def solve(X, y, patterns, beta: float = 1e-3, formulation: str = "gated", *, sol
     if not isinstance(patterns, PatternSet):
         patterns = patterns_from_gates(X, patterns)
     check_choice(formulation, "formulation", FORMULATIONS)
+    check_choice(loss, "loss", CORE_LOSSES)
     check_choice(solver, "solver", SOLVERS)
     callback = progress_callback(progress, verbose)
-    solution = _core.solve(X, Y, patterns, check_number(beta, "beta"), formulation, solver, check_number(tol, "tol"),
-                           check_positive_int(max_iter, "max_iter"), check_time_limit(time_limit), callback)
+    solution = _core.solve(X, Y, patterns, check_number(beta, "beta"), formulation, loss, solver,
+                           check_number(tol, "tol"), check_positive_int(max_iter, "max_iter"),
+                           check_time_limit(time_limit), callback)
     if isinstance(callback, ProgressPrinter):
         callback.finish(solution.history)
     return solution
