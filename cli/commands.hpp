@@ -16,5 +16,6 @@ Action add_train_gd_command(CLI::App& app);
 Action add_demo_command(CLI::App& app);
 Action add_plot_command(CLI::App& app);
 Action add_path_command(CLI::App& app);
+Action add_cv_command(CLI::App& app);
 
 }  // namespace cvxnn::cli

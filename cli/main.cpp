@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   actions[fit_cmd] = cvxnn::cli::add_fit_command(*fit_cmd);
   CLI::App* path_cmd = app.add_subcommand("path", "Certified fits over a beta grid from beta_max down");
   actions[path_cmd] = cvxnn::cli::add_path_command(*path_cmd);
+  CLI::App* cv_cmd =
+      app.add_subcommand("cv", "Choose beta by k-fold cross-validation over a grid; fit and certify at the chosen beta");
+  actions[cv_cmd] = cvxnn::cli::add_cv_command(*cv_cmd);
   CLI::App* train_gd_cmd =
       app.add_subcommand("train-gd", "Train a ReLU network by SGD or Adam (the baseline); write a model file");
   actions[train_gd_cmd] = cvxnn::cli::add_train_gd_command(*train_gd_cmd);

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "cvxnn/core/parallel.hpp"
+#include "cvxnn/data/labels.hpp"
 #include "cvxnn/data/table.hpp"
 #include "cvxnn/model.hpp"
 #include "cvxnn/path.hpp"
@@ -19,6 +20,7 @@ struct PathArguments {
   std::string data;
   std::vector<std::string> targets;
   std::string formulation = "gated";
+  std::string loss = "squared";
   std::string patterns = "256";
   std::string sampler = "gaussian";
   std::uint64_t seed = 0;
@@ -38,6 +40,7 @@ int run_path(const PathArguments& a) {
   set_num_threads(a.threads);
   PathOptions options;
   options.fit.formulation = formulation_from_string(a.formulation);
+  options.fit.loss = loss_kind_from_string(a.loss);
   set_pattern_choice(a.patterns, options.fit);
   options.fit.sampler = pattern_sampler_from_string(a.sampler);
   options.fit.seed = a.seed;
@@ -52,14 +55,25 @@ int run_path(const PathArguments& a) {
 
   const Dataset data = split_targets(read_table(a.data), a.targets);
   const DataOptions data_options = a.data_flags.options();
-  const Preprocessing preprocessing = Preprocessing::fit(data.X, data.Y, data_options.standardize,
-                                                         data_options.standardize_targets, data_options.bias,
-                                                         data.feature_names, data.target_names);
+  // As train_convex_model: a classifier's one target column holds labels, encoded for the loss
+  // (±1 or one-hot) and never standardised.
+  const bool classifier = options.fit.loss != LossKind::squared;
+  LabelEncoding labels;
+  if (classifier) {
+    labels = LabelEncoding::fit(data.Y, options.fit.loss,
+                                data.target_names.size() == 1 ? "target '" + data.target_names[0] + "'" : "the target");
+  }
+  const Matrix encoded = classifier ? labels.encode(data.Y) : Matrix();
+  const Preprocessing preprocessing =
+      classifier ? Preprocessing::fit(data.X, encoded, data_options.standardize, false, data_options.bias,
+                                      data.feature_names)
+                 : Preprocessing::fit(data.X, data.Y, data_options.standardize, data_options.standardize_targets,
+                                      data_options.bias, data.feature_names, data.target_names);
   const Matrix X = preprocessing.transform_features(data.X);
-  const Matrix Y = preprocessing.transform_targets(data.Y);
+  const Matrix Y = classifier ? encoded : preprocessing.transform_targets(data.Y);
 
   const std::string header = fmt::format("{:>12} {:>16} {:>16} {:>10} {:>6} {:>11} {:>9}  {}", "beta", "objective",
-                                         "dual bound", "rel. gap", "units", "train MSE", "time [s]", "status");
+                                         "dual bound", "rel. gap", "units", "train loss", "time [s]", "status");
   bool header_printed = false;
   auto print_point = [&](const PathPoint& p) {
     if (!header_printed) {
@@ -67,19 +81,23 @@ int run_path(const PathArguments& a) {
       header_printed = true;
     }
     fmt::print("{:>12.4e} {:>16.10g} {:>16.10g} {:>10.2e} {:>6} {:>11.4e} {:>9.3f}  {} ({} it)\n", p.beta,
-               p.certificate.primal, p.certificate.dual, p.certificate.relative_gap, p.units, p.mse, p.seconds,
+               p.certificate.primal, p.certificate.dual, p.certificate.relative_gap, p.units, p.loss, p.seconds,
                to_string(p.status), p.iterations);
     std::fflush(stdout);
   };
-  if (!a.quiet) fmt::print(stderr, "data: {} samples, {} features; formulation {}\n", X.rows(), data.X.cols(), a.formulation);
+  if (!a.quiet) {
+    fmt::print(stderr, "data: {} samples, {} features; formulation {}, loss {}{}\n", X.rows(), data.X.cols(),
+               a.formulation, to_string(options.fit.loss),
+               classifier ? fmt::format(" ({} classes)", labels.num_classes()) : std::string());
+  }
   const PathResult path = regularization_path(X, Y, options, print_point);
   fmt::print("beta_max: {:.10g} (the zero network is optimal from there on; {} patterns, scope {})\n", path.beta_max,
              path.patterns.num_patterns(), path.points.empty() ? "-" : to_string(path.points.front().certificate.scope));
   if (!a.output.empty()) {
-    std::string csv = "beta,objective,dual,relative_gap,units,train_mse,status,iterations,seconds\n";
+    std::string csv = "beta,objective,dual,relative_gap,units,train_loss,status,iterations,seconds\n";
     for (const PathPoint& p : path.points) {
       csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", p.beta, p.certificate.primal, p.certificate.dual,
-                         p.certificate.relative_gap, p.units, p.mse, to_string(p.status), p.iterations, p.seconds);
+                         p.certificate.relative_gap, p.units, p.loss, to_string(p.status), p.iterations, p.seconds);
     }
     write_text_file_atomically(a.output, csv);
     fmt::print("path: {}\n", a.output);
@@ -96,6 +114,11 @@ Action add_path_command(CLI::App& app) {
   app.add_option("--formulation", a->formulation, "gated, relu or signed")
       ->capture_default_str()
       ->check(CLI::IsMember({"gated", "relu", "signed"}));
+  app.add_option("--loss", a->loss,
+                 "squared, logistic or cross-entropy (as fit: the one target column then holds class labels); "
+                 "the train loss column is this loss")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"squared", "logistic", "cross-entropy"}));
   app.add_option("--patterns", a->patterns, "Gates to sample, or 'all' (rank <= 3)")->capture_default_str();
   app.add_option("--sampler", a->sampler, "gaussian or network")->capture_default_str()->check(CLI::IsMember({"gaussian", "network"}));
   app.add_option("--seed", a->seed, "Seed of the pattern sampler")->capture_default_str();

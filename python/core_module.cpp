@@ -29,6 +29,7 @@
 #include "cvxnn/model.hpp"
 #include "cvxnn/patterns/enumerate.hpp"
 #include "cvxnn/patterns/pattern_set.hpp"
+#include "cv_bindings.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -370,4 +371,5 @@ PYBIND11_MODULE(_core, m) {
   });
   cvxnn::bind_types(m);
   cvxnn::bind_functions(m);
+  cvxnn::bind_cross_validation(m);
 }

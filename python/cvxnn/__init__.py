@@ -19,6 +19,7 @@ from ._core import __version__, Model, set_num_threads
 from ._certificate import Certificate
 from ._classifier import ConvexReLUClassifier
 from ._estimator import ConvexReLURegressor, load, save
+from ._model_selection import CrossValResult, cross_val
 from ._pieces import (ConvexSolution, Network, PatternSet, certify_network, enumerate_patterns,
                       patterns_from_gates, sample_patterns, solve, to_network)
 

@@ -29,7 +29,7 @@ PathResult regularization_path(const Matrix& X, const Matrix& Y, const PathOptio
   PathResult result;
   result.patterns = choose_patterns(X, Y.cols(), options.fit);
   {
-    const ConvexProblem probe(X, Y, result.patterns, options.fit.formulation, 1.0);
+    const ConvexProblem probe(X, Y, result.patterns, options.fit.formulation, 1.0, Loss(options.fit.loss));
     result.beta_max = beta_max(probe);
   }
   std::vector<double> grid = options.betas;
@@ -43,19 +43,20 @@ PathResult regularization_path(const Matrix& X, const Matrix& Y, const PathOptio
 
   ColMatrix previous;
   for (double beta : grid) {
-    const ConvexProblem problem(X, Y, result.patterns, options.fit.formulation, beta);
+    const ConvexProblem problem(X, Y, result.patterns, options.fit.formulation, beta, Loss(options.fit.loss));
     const bool warm = previous.size() > 0;
     const SolveResult solved = solve(problem, options.fit.solver_kind, options.fit.solver, warm ? &previous : nullptr);
     previous = solved.V;
-    const TwoLayerNetwork network = to_network(problem, solved.V);
+    TwoLayerNetwork network = to_network(problem, solved.V);
     PathPoint point;
     point.beta = beta;
     point.certificate = certify_network(problem, network, solved.dual_direction);
     point.units = network.width();
-    point.mse = problem.loss(network.predict(X));
+    point.loss = problem.loss(network.predict(X));
     point.status = solved.status;
     point.iterations = solved.iterations;
     point.seconds = solved.seconds;
+    point.network = std::move(network);
     result.points.push_back(point);
     if (on_point) on_point(point);
   }

@@ -4,7 +4,9 @@
 // residual Y is then dual feasible; with the cone constraints norm_j is the exact NNLS value, so
 // the formula holds for relu and signed programs too). Below it the grid is geometric down to
 // min_ratio · β_max. Each point is solved by the chosen solver, warm-started from the previous
-// point's solution when the solver takes warm starts, and certified on its own.
+// point's solution when the solver takes warm starts, and certified on its own. The loss is
+// options.fit.loss (Y in its encoding: ±1 or one-hot for the classification losses); β_max is then
+// the same formula on the loss's dual direction at the zero network (certificate.hpp).
 #pragma once
 
 #include <vector>
@@ -14,7 +16,7 @@
 namespace cvxnn {
 
 struct PathOptions {
-  FitOptions fit;           ///< formulation, patterns, solver (its beta is ignored)
+  FitOptions fit;           ///< formulation, loss, patterns, solver (its beta is ignored)
   Index points = 10;        ///< grid size, β_max included
   double min_ratio = 1e-3;  ///< smallest β / β_max
   std::vector<double> betas;  ///< an explicit grid instead (any order; solved from large to small)
@@ -26,7 +28,8 @@ struct PathPoint {
   double beta = 0.0;
   Certificate certificate;
   Index units = 0;        ///< units of the converted network
-  double mse = 0.0;       ///< training loss (1/(n c)) ‖Ŷ − Y‖²
+  double loss = 0.0;      ///< training loss f(Ŷ) of the network: the MSE, or the mean log-loss
+  TwoLayerNetwork network;  ///< the converted network (cross-validation scores it on held-out rows)
   SolveStatus status = SolveStatus::converged;
   int iterations = 0;
   double seconds = 0.0;
