@@ -269,7 +269,8 @@ SpiralDemoResult run_spiral_demo(const SpiralDemoOptions& o) {
   for (const SpiralDemoRow& row : result.rows) {
     const Matrix scores = row.network.predict(grid_X);
     RegionPanel panel;
-    panel.title = fmt::format("{}: objective {:.6g}, accuracy {:.1f}%", row.name, row.objective, 100.0 * row.accuracy);
+    panel.title = fmt::format("{}: obj. {:.6g}, acc. {:.0f}%", row.name == result.rows[0].name ? "global optimum" : row.name,
+                              row.objective, 100.0 * row.accuracy);
     panel.classes = (scores.col(0).array() >= 0.0).cast<double>().matrix();
     figure.panels.push_back(std::move(panel));
   }
