@@ -267,10 +267,14 @@ TEST(NetworkGradient, ClassificationLossesMatchCentralFiniteDifferences) {
 
 TEST(GradientTraining, LogisticAdamTrainsAndLogsTheLogisticObjective) {
   Data data = small_data(60, 2, 20, 1, 81);
-  // Labels a ReLU network can fit: the sign of another random network's output.
+  // Labels a ReLU network can fit: which side of its mean another random network's output is on
+  // (centred, so that both classes occur).
   const Data teacher = small_data(60, 2, 5, 1, 82);
   data.X = teacher.X;
-  data.Y = class_targets(teacher.network.predict(teacher.X));
+  const Matrix scores = teacher.network.predict(teacher.X);
+  data.Y = class_targets(scores.array() - scores.mean());
+  ASSERT_GT((data.Y.array() > 0.0).count(), 10);
+  ASSERT_GT((data.Y.array() < 0.0).count(), 10);
   GradientTrainingOptions options;
   options.optimizer = Optimizer::adam;
   options.loss = LossKind::logistic;
