@@ -98,8 +98,11 @@ Certificate certify_along_program_optimum(const ConvexProblem& problem, const Tw
   } else if (dual_direction && problem.datafit().kind() != LossKind::squared) {
     // The interior point takes the squared loss only; the working set (fit.hpp's solve) solves the
     // classification programs, and its solution's dual direction bounds every network the same way.
+    // First-order inner solves need tens of thousands of iterations here (22358 for the spiral
+    // demo's 20 points); the default cap would stop them with a loose bound.
     SolverOptions options;
     options.tol = 1e-6;
+    options.max_iter = 100000;
     *dual_direction = solve(problem, SolverKind::working_set, options).dual_direction;
     direction = *dual_direction;
   }
