@@ -95,6 +95,16 @@ Certificate certify_along_program_optimum(const ConvexProblem& problem, const Tw
     options.max_iter = 500;
     *dual_direction = solve_interior_point(problem, options).dual_direction;
     direction = *dual_direction;
+  } else if (dual_direction && problem.datafit().kind() != LossKind::squared) {
+    // The interior point takes the squared loss only; the working set (fit.hpp's solve) solves the
+    // classification programs, and its solution's dual direction bounds every network the same way.
+    // First-order inner solves need tens of thousands of iterations here (22358 for the spiral
+    // demo's 20 points); the default cap would stop them with a loose bound.
+    SolverOptions options;
+    options.tol = 1e-6;
+    options.max_iter = 100000;
+    *dual_direction = solve(problem, SolverKind::working_set, options).dual_direction;
+    direction = *dual_direction;
   }
   return certify_network(problem, network, direction);
 }
@@ -102,7 +112,7 @@ Certificate certify_along_program_optimum(const ConvexProblem& problem, const Tw
 }  // namespace
 
 Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
-                                 PatternSet* patterns, Matrix* dual_direction) {
+                                 PatternSet* patterns, Matrix* dual_direction, const Loss& loss) {
   // With c > 1 the programs' units feed one output each; a unit feeding several outputs costs less
   // than its split copies, so their bound would not bound such a network.
   if (Y.cols() != 1) {
@@ -112,7 +122,8 @@ Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLaye
   if (network.gated()) throw InvalidInput("certify_relu_network: the network is gated; use certify_gated_network");
   PatternSet set = numerical_rank(X) <= 3 ? enumerate_patterns(X)
                                           : make_pattern_set(X, network.W1, PatternSource::given);
-  const ConvexProblem problem(X, Y, set, Formulation::relu, beta);
+  loss.check_targets(Y);
+  const ConvexProblem problem(X, Y, set, Formulation::relu, beta, loss);
   const Certificate certificate = certify_along_program_optimum(problem, network, dual_direction);
   if (patterns) *patterns = std::move(set);
   return certificate;

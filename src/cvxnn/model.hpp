@@ -51,9 +51,12 @@ struct GradientFitOptions {
 /// `patterns` (optional) receives the pattern set used. With `dual_direction` given, the program
 /// is also solved (interior point, when affordable) and the bound taken along its optimal residual,
 /// which `dual_direction` receives (empty when the program was too large): a much tighter bound
-/// than the network's own residual gives.
+/// than the network's own residual gives. With a classification loss (Y encoded for it) the
+/// interior point is not available: the program is solved by the working set instead, and the
+/// bound taken along its solution's dual direction.
 Certificate certify_relu_network(const Matrix& X, const Matrix& Y, const TwoLayerNetwork& network, double beta,
-                                 PatternSet* patterns = nullptr, Matrix* dual_direction = nullptr);
+                                 PatternSet* patterns = nullptr, Matrix* dual_direction = nullptr,
+                                 const Loss& loss = Loss());
 
 /// The same for a gated network: the gated program over the patterns of its units' gates (scope
 /// patterns), bounded along the program's optimal residual when `dual_direction` is given and the

@@ -1,12 +1,14 @@
-// The gradient-descent baseline: its gradient against central finite differences, PyTorch's
-// update rules written out by hand for a few steps, descent with a small step, seeded mini-batches,
-// and the validation of every option.
+// The gradient-descent baseline: its gradient against central finite differences (squared and the
+// classification losses, each against the loss written out here), PyTorch's update rules written
+// out by hand for a few steps, descent with a small step, seeded mini-batches, and the validation
+// of every option.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/network/gradient_training.hpp"
+#include "cvxnn/problem/loss.hpp"
 #include "cvxnn/patterns/pattern_set.hpp"
 #include "test_helpers.hpp"
 
@@ -191,6 +193,109 @@ TEST(GradientTraining, RejectsBadOptionsAndShapes) {
   const Matrix short_Y = Matrix::Zero(19, 1);
   test::expect_throws_with<InvalidInput>(
       [&] { train_gradient(data.X, short_Y, data.network, GradientTrainingOptions()); }, {"rows"});
+}
+
+// The classification losses written out independently of loss.cpp: mean over samples of
+// log(1 + exp(−y s)) (y = ±1) and of logsumexp(s_k) − s_{k, label}.
+double classification_objective(const TwoLayerNetwork& net, const Matrix& X, const Matrix& Y, LossKind kind,
+                                double weight_decay) {
+  const Matrix S = (X * net.W1.transpose()).cwiseMax(0.0) * net.W2.transpose();
+  double sum = 0.0;
+  for (Index k = 0; k < S.rows(); ++k) {
+    if (kind == LossKind::logistic) {
+      sum += std::log1p(std::exp(-Y(k, 0) * S(k, 0)));
+    } else {
+      double partition = 0.0, picked = 0.0;
+      for (Index l = 0; l < S.cols(); ++l) {
+        partition += std::exp(S(k, l));
+        if (Y(k, l) == 1.0) picked = S(k, l);
+      }
+      sum += std::log(partition) - picked;
+    }
+  }
+  return sum / double(S.rows()) + 0.5 * weight_decay * (net.W1.squaredNorm() + net.W2.squaredNorm());
+}
+
+// ±1 labels (c = 1) or one-hot rows (c ≥ 2) from the signs / largest entries of random targets.
+Matrix class_targets(const Matrix& raw) {
+  Matrix Y = Matrix::Zero(raw.rows(), raw.cols());
+  for (Index k = 0; k < raw.rows(); ++k) {
+    if (raw.cols() == 1) {
+      Y(k, 0) = raw(k, 0) >= 0.0 ? 1.0 : -1.0;
+    } else {
+      Index label = 0;
+      raw.row(k).maxCoeff(&label);
+      Y(k, label) = 1.0;
+    }
+  }
+  return Y;
+}
+
+TEST(NetworkGradient, ClassificationLossesMatchCentralFiniteDifferences) {
+  for (const LossKind kind : {LossKind::logistic, LossKind::cross_entropy}) {
+    const Index c = kind == LossKind::logistic ? 1 : 3;
+    Data data = small_data(30, 3, 7, c, 71 + static_cast<std::uint64_t>(c));
+    data.Y = class_targets(data.Y);
+    // Larger second-layer weights than PyTorch's initialisation, so that the scores are not all
+    // near zero and the loss's curvature matters.
+    data.network.W2 *= 3.0;
+    const double weight_decay = 0.05;
+    Matrix g1, g2;
+    const double value =
+        network_loss_and_gradient(data.network, data.X, data.Y, weight_decay, g1, g2, Loss(kind));
+    EXPECT_NEAR(value, classification_objective(data.network, data.X, data.Y, kind, weight_decay), 1e-12);
+    const Matrix Z = data.X * data.network.W1.transpose();
+    ASSERT_GT(Z.cwiseAbs().minCoeff(), 1e-4);
+    const double h = 1e-6;
+    for (int which = 0; which < 2; ++which) {
+      const Matrix& grad = which == 0 ? g1 : g2;
+      for (Index r = 0; r < grad.rows(); ++r) {
+        for (Index k = 0; k < grad.cols(); ++k) {
+          TwoLayerNetwork plus = data.network, minus = data.network;
+          (which == 0 ? plus.W1 : plus.W2)(r, k) += h;
+          (which == 0 ? minus.W1 : minus.W2)(r, k) -= h;
+          const double fd = (classification_objective(plus, data.X, data.Y, kind, weight_decay) -
+                             classification_objective(minus, data.X, data.Y, kind, weight_decay)) /
+                            (2 * h);
+          EXPECT_NEAR(grad(r, k), fd, 1e-7 * (1.0 + std::abs(fd)))
+              << to_string(kind) << " layer " << which + 1 << " (" << r << ", " << k << ")";
+        }
+      }
+    }
+  }
+}
+
+TEST(GradientTraining, LogisticAdamTrainsAndLogsTheLogisticObjective) {
+  Data data = small_data(60, 2, 20, 1, 81);
+  // Labels a ReLU network can fit: which side of its mean another random network's output is on
+  // (centred, so that both classes occur).
+  const Data teacher = small_data(60, 2, 5, 1, 82);
+  data.X = teacher.X;
+  const Matrix scores = teacher.network.predict(teacher.X);
+  data.Y = class_targets(scores.array() - scores.mean());
+  ASSERT_GT((data.Y.array() > 0.0).count(), 10);
+  ASSERT_GT((data.Y.array() < 0.0).count(), 10);
+  GradientTrainingOptions options;
+  options.optimizer = Optimizer::adam;
+  options.loss = LossKind::logistic;
+  options.learning_rate = 1e-2;
+  options.weight_decay = 1e-3;
+  options.steps = 500;
+  options.log_every = 100;
+  const GradientTrainingResult result = train_gradient(data.X, data.Y, data.network, options);
+  ASSERT_EQ(result.log.size(), 6u);
+  EXPECT_NEAR(result.log.front().objective,
+              classification_objective(data.network, data.X, data.Y, LossKind::logistic, 1e-3), 1e-12);
+  EXPECT_NEAR(result.log.back().objective,
+              classification_objective(result.network, data.X, data.Y, LossKind::logistic, 1e-3), 1e-12);
+  EXPECT_NEAR(result.log.back().loss,
+              classification_objective(result.network, data.X, data.Y, LossKind::logistic, 0.0), 1e-12);
+  EXPECT_LT(result.log.back().objective, 0.5 * result.log.front().objective);
+
+  // Targets that are not ±1 are refused for the logistic loss.
+  const Matrix zero_one = (data.Y.array() + 1.0) / 2.0;
+  test::expect_throws_with<InvalidInput>([&] { train_gradient(data.X, zero_one, data.network, options); },
+                                         {"logistic", "or +1"});
 }
 
 }  // namespace

@@ -44,14 +44,27 @@ namespace {
 // The first layer is handled transposed, W1ᵀ (d×m), so that a row holds one input's weight in
 // every unit: all loops below then run over m contiguous numbers.
 struct GradientWorkspace {
-  Matrix Z, H, residual, dZ;
+  Matrix Z, H, Yhat, residual, dZ;
 
   double evaluate(const Matrix& W1t, const Matrix& W2, const Matrix& X, const Matrix& Y, double weight_decay,
-                  Matrix& grad_W1t, Matrix& grad_W2) {
+                  Matrix& grad_W1t, Matrix& grad_W2, const Loss& datafit) {
     const Index n = X.rows(), d = X.cols(), m = W1t.cols(), c = Y.cols();
     const double scale = 1.0 / double(Y.size());
     double loss = 0.0;
-    if (d > 16 || c > 16) {
+    if (datafit.kind() != LossKind::squared) {
+      // Classification losses: the same backward pass with G = ∇ℓ(Ŷ) from loss.hpp (kept in
+      // `residual`). Separate from the squared paths below so that those stay bit-identical to
+      // what the PyTorch comparisons were written against.
+      Z.noalias() = X * W1t;
+      H = Z.cwiseMax(0.0);
+      Yhat.noalias() = H * W2.transpose();
+      loss = datafit.value(Yhat, Y);
+      residual = datafit.gradient(Yhat, Y);
+      grad_W2.noalias() = residual.transpose() * H;
+      dZ.noalias() = residual * W2;
+      dZ = (Z.array() > 0.0).select(dZ, 0.0);
+      grad_W1t.noalias() = X.transpose() * dZ;
+    } else if (d > 16 || c > 16) {
       // Forward: Z = X W1ᵀ (n×m), H = relu(Z), Ŷ = H W2ᵀ (n×c); backward with G = (2/(n c))(Ŷ − Y),
       // kept in `residual`: ∂/∂W2 = Gᵀ H, ∂/∂Z = (G W2) ∘ 1[Z > 0], ∂/∂W1ᵀ = Xᵀ (∂/∂Z).
       Z.noalias() = X * W1t;
@@ -107,10 +120,11 @@ struct GradientWorkspace {
 }  // namespace
 
 double network_loss_and_gradient(const TwoLayerNetwork& network, const Matrix& X, const Matrix& Y,
-                                 double weight_decay, Matrix& grad_W1, Matrix& grad_W2) {
+                                 double weight_decay, Matrix& grad_W1, Matrix& grad_W2, const Loss& loss) {
   GradientWorkspace workspace;
   Matrix grad_W1t;
-  const double value = workspace.evaluate(network.W1.transpose(), network.W2, X, Y, weight_decay, grad_W1t, grad_W2);
+  const double value =
+      workspace.evaluate(network.W1.transpose(), network.W2, X, Y, weight_decay, grad_W1t, grad_W2, loss);
   grad_W1 = grad_W1t.transpose();
   return value;
 }
@@ -174,6 +188,8 @@ GradientTrainingResult train_gradient(const Matrix& X, const Matrix& Y, const Tw
                                    initial.input_dim(), initial.output_dim(), X.cols(), Y.cols()));
   }
   if (!X.allFinite() || !Y.allFinite()) throw InvalidInput("the training data contains NaN or Inf");
+  const Loss datafit(options.loss);
+  datafit.check_targets(Y);
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
@@ -196,7 +212,7 @@ GradientTrainingResult train_gradient(const Matrix& X, const Matrix& Y, const Tw
     net.W1 = W1t.transpose();
     TrainingLogEntry entry;
     entry.step = step;
-    entry.loss = network_objective(net, X, Y, 0.0);
+    entry.loss = network_objective(net, X, Y, 0.0, datafit);
     entry.objective = entry.loss + 0.5 * options.weight_decay * (net.W1.squaredNorm() + net.W2.squaredNorm());
     entry.seconds = elapsed();
     if (!std::isfinite(entry.objective)) {
@@ -214,7 +230,7 @@ GradientTrainingResult train_gradient(const Matrix& X, const Matrix& Y, const Tw
     for (int step = 1; step <= options.steps; ++step) {
       double objective;
       if (full_batch) {
-        objective = workspace.evaluate(W1t, net.W2, X, Y, options.weight_decay, grad_W1t, grad_W2);
+        objective = workspace.evaluate(W1t, net.W2, X, Y, options.weight_decay, grad_W1t, grad_W2, datafit);
       } else {
         if (next + static_cast<std::size_t>(options.batch_size) > order.size()) {
           std::shuffle(order.begin(), order.end(), rng);
@@ -222,7 +238,8 @@ GradientTrainingResult train_gradient(const Matrix& X, const Matrix& Y, const Tw
         }
         const auto count = static_cast<std::size_t>(options.batch_size);
         objective = workspace.evaluate(W1t, net.W2, gather_rows(X, order, next, count),
-                                       gather_rows(Y, order, next, count), options.weight_decay, grad_W1t, grad_W2);
+                                       gather_rows(Y, order, next, count), options.weight_decay, grad_W1t, grad_W2,
+                                       datafit);
         next += count;
       }
       if (!std::isfinite(objective)) {
