@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   CLI::App* train_gd_cmd =
       app.add_subcommand("train-gd", "Train a ReLU network by SGD or Adam (the baseline); write a model file");
   actions[train_gd_cmd] = cvxnn::cli::add_train_gd_command(*train_gd_cmd);
-  CLI::App* demo_cmd = app.add_subcommand("demo", "Worked examples: `demo sine` (the seed notebook)");
+  CLI::App* demo_cmd = app.add_subcommand("demo", "Worked examples: `demo sine` (the seed notebook), `demo spiral` (global classifier vs Adam)");
   actions[demo_cmd] = cvxnn::cli::add_demo_command(*demo_cmd);
   CLI::App* plot_cmd = app.add_subcommand("plot", "Draw a 1-D model's fit over its data (gnuplot)");
   actions[plot_cmd] = cvxnn::cli::add_plot_command(*plot_cmd);
