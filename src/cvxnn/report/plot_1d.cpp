@@ -2,59 +2,39 @@
 
 #include <fmt/core.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/data/table.hpp"
+#include "cvxnn/report/gnuplot.hpp"
 
 namespace cvxnn {
 
 namespace {
-
-// A gnuplot double-quoted string.
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char ch : text) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch;
-  }
-  return out + "\"";
-}
-
-// A POSIX shell single-quoted word.
-std::string shell_quoted(const std::string& text) {
-  std::string out = "'";
-  for (char ch : text) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
 
 std::string script_of(const Figure1D& figure, const std::string& stem) {
   std::string s;
   s += fmt::format("# {} — written by cvxnn. Redraw in this folder with: gnuplot {}.gp\n", figure.title, stem);
   s += "set datafile separator \",\"\n";
   s += "set key bottom left box opaque\nset grid\n";
-  s += fmt::format("set title {} noenhanced\nset xlabel {} noenhanced\nset ylabel {} noenhanced\n", quoted(figure.title),
-                   quoted(figure.x_label), quoted(figure.y_label));
+  s += fmt::format("set title {} noenhanced\nset xlabel {} noenhanced\nset ylabel {} noenhanced\n", gnuplot_quoted(figure.title),
+                   gnuplot_quoted(figure.x_label), gnuplot_quoted(figure.y_label));
   s += "set terminal pngcairo size 1000,650 font \"sans,12\"\n";
-  s += fmt::format("set output {}\n", quoted(stem + ".png"));
+  s += fmt::format("set output {}\n", gnuplot_quoted(stem + ".png"));
   std::string plot = "plot ";
   for (std::size_t c = 0; c < figure.curves.size(); ++c) {
     plot += fmt::format("{} skip 1 using 1:{} with lines linewidth 2.5 dashtype {} title {} noenhanced, \\\n     ",
-                        quoted(stem + "-curves.csv"), c + 2, c + 1, quoted(figure.curves[c].title));
+                        gnuplot_quoted(stem + "-curves.csv"), c + 2, c + 1, gnuplot_quoted(figure.curves[c].title));
   }
   plot += fmt::format("{} skip 1 using 1:2 with points pointtype 7 pointsize 1.4 linecolor rgb \"black\" title \"data\"\n",
-                      quoted(stem + "-points.csv"));
+                      gnuplot_quoted(stem + "-points.csv"));
   s += plot;
   s += "set terminal svg size 1000,650 font \"sans,12\" background rgb \"white\"\n";
-  s += fmt::format("set output {}\nreplot\nunset output\n", quoted(stem + ".svg"));
+  s += fmt::format("set output {}\nreplot\nunset output\n", gnuplot_quoted(stem + ".svg"));
   return s;
 }
 
 }  // namespace
-
-bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
 
 PlotFiles write_plot(const Figure1D& figure, const std::string& folder, const std::string& stem) {
   if (figure.data_x.size() != figure.data_y.size()) throw InvalidInput("plot: data x and y differ in length");
@@ -81,31 +61,13 @@ PlotFiles write_plot(const Figure1D& figure, const std::string& folder, const st
   const std::string script = script_of(figure, stem);
   write_text_file_atomically(files.script, script);
 
-  const std::string redraw = "cd " + shell_quoted(folder) + " && gnuplot " + shell_quoted(stem + ".gp");
-  if (!gnuplot_available()) {
-    files.hint = "gnuplot is not installed: apt-get install gnuplot-nox, then " + redraw;
-    return files;
-  }
-  // Pipe the script to gnuplot running in the output folder; its messages go to a log file.
-  const std::string log = stem + ".gnuplot.log";
-  const std::string command = "cd " + shell_quoted(folder) + " && gnuplot 2>" + shell_quoted(log);
-  FILE* pipe = popen(command.c_str(), "w");
-  if (!pipe) {
-    files.hint = "could not start gnuplot; run: " + redraw;
-    return files;
-  }
-  std::fputs(script.c_str(), pipe);
-  const int status = pclose(pipe);
-  const std::filesystem::path png = dir / (stem + ".png"), svg = dir / (stem + ".svg");
-  if (status == 0 && std::filesystem::exists(png) && std::filesystem::exists(svg)) {
-    files.png = png.string();
-    files.svg = svg.string();
+  const GnuplotRun run = run_gnuplot(script, folder, stem, {stem + ".png", stem + ".svg"});
+  if (run.rendered) {
+    files.png = (dir / (stem + ".png")).string();
+    files.svg = (dir / (stem + ".svg")).string();
     files.rendered = true;
-    std::error_code ignored;
-    std::filesystem::remove(dir / log, ignored);
-  } else {
-    files.hint = "gnuplot failed (see " + (dir / log).string() + "); run: " + redraw;
   }
+  files.hint = run.hint;
   return files;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cvxnn/core/types.hpp"
+#include "cvxnn/report/gnuplot.hpp"
 
 namespace cvxnn {
 
@@ -34,8 +35,5 @@ struct PlotFiles {
 /// Writes `<folder>/<stem>-points.csv`, `<stem>-curves.csv`, `<stem>.gp` and, with gnuplot,
 /// `<stem>.png` and `<stem>.svg`. Throws FileError when the folder cannot be written.
 PlotFiles write_plot(const Figure1D& figure, const std::string& folder, const std::string& stem);
-
-/// Whether a `gnuplot` executable is on the PATH.
-bool gnuplot_available();
 
 }  // namespace cvxnn

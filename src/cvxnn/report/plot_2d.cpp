@@ -1,39 +1,21 @@
 // Decision-region figures (see plot_2d.hpp). The grid is drawn with gnuplot's `with image`, which
 // needs the grid points in scan order (x1 fastest) on evenly spaced coordinates: written that way
-// below. The quoting helpers repeat plot_1d.cpp's (kept private there).
+// below.
 #include "cvxnn/report/plot_2d.hpp"
 
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/data/table.hpp"
+#include "cvxnn/report/gnuplot.hpp"
 
 namespace cvxnn {
 
 namespace {
-
-// A gnuplot double-quoted string.
-std::string quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char ch : text) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch;
-  }
-  return out + "\"";
-}
-
-// A POSIX shell single-quoted word.
-std::string shell_quoted(const std::string& text) {
-  std::string out = "'";
-  for (char ch : text) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
 
 std::string script_of(const Figure2D& figure, const std::string& stem) {
   const int panels = static_cast<int>(figure.panels.size());
@@ -43,22 +25,22 @@ std::string script_of(const Figure2D& figure, const std::string& stem) {
   s += fmt::format("# {} — written by cvxnn. Redraw in this folder with: gnuplot {}.gp\n", figure.title, stem);
   s += "set datafile separator \",\"\n";
   s += fmt::format("set terminal pngcairo size {},{} font \"sans,11\"\n", 430 * columns, 430 * rows + 40);
-  s += fmt::format("set output {}\n", quoted(stem + ".png"));
+  s += fmt::format("set output {}\n", gnuplot_quoted(stem + ".png"));
   // Light region colours for classes 0 and 1; the data points in the saturated versions.
   s += "set palette defined (0 \"#c6dbef\", 1 \"#fcbba1\")\nset cbrange [0:1]\nunset colorbox\nunset key\n";
   s += fmt::format("set xrange [{:.17g}:{:.17g}]\nset yrange [{:.17g}:{:.17g}]\n", figure.grid_x1.minCoeff(),
                    figure.grid_x1.maxCoeff(), figure.grid_x2.minCoeff(), figure.grid_x2.maxCoeff());
   s += "set size ratio -1\n";
-  s += fmt::format("set xlabel {} noenhanced\nset ylabel {} noenhanced\n", quoted(figure.x1_label),
-                   quoted(figure.x2_label));
-  s += fmt::format("set multiplot layout {},{} title {} noenhanced\n", rows, columns, quoted(figure.title));
+  s += fmt::format("set xlabel {} noenhanced\nset ylabel {} noenhanced\n", gnuplot_quoted(figure.x1_label),
+                   gnuplot_quoted(figure.x2_label));
+  s += fmt::format("set multiplot layout {},{} title {} noenhanced\n", rows, columns, gnuplot_quoted(figure.title));
   for (int p = 0; p < panels; ++p) {
-    s += fmt::format("set title {} noenhanced\n", quoted(figure.panels[static_cast<std::size_t>(p)].title));
-    s += fmt::format("plot {} skip 1 using 1:2:{} with image, \\\n", quoted(stem + "-grid.csv"), p + 3);
+    s += fmt::format("set title {} noenhanced\n", gnuplot_quoted(figure.panels[static_cast<std::size_t>(p)].title));
+    s += fmt::format("plot {} skip 1 using 1:2:{} with image, \\\n", gnuplot_quoted(stem + "-grid.csv"), p + 3);
     s += fmt::format(
         "     {} skip 1 using 1:2:($3 > 0.5 ? 0xb2182b : 0x2166ac) with points pointtype 7 pointsize 0.6 "
         "linecolor rgb variable\n",
-        quoted(stem + "-points.csv"));
+        gnuplot_quoted(stem + "-points.csv"));
   }
   s += "unset multiplot\nunset output\n";
   return s;
@@ -113,29 +95,12 @@ PlotFiles write_region_plot(const Figure2D& figure, const std::string& folder, c
   const std::string script = script_of(figure, stem);
   write_text_file_atomically(files.script, script);
 
-  const std::string redraw = "cd " + shell_quoted(folder) + " && gnuplot " + shell_quoted(stem + ".gp");
-  if (!gnuplot_available()) {
-    files.hint = "gnuplot is not installed: apt-get install gnuplot-nox, then " + redraw;
-    return files;
-  }
-  const std::string log = stem + ".gnuplot.log";
-  const std::string command = "cd " + shell_quoted(folder) + " && gnuplot 2>" + shell_quoted(log);
-  FILE* pipe = popen(command.c_str(), "w");
-  if (!pipe) {
-    files.hint = "could not start gnuplot; run: " + redraw;
-    return files;
-  }
-  std::fputs(script.c_str(), pipe);
-  const int status = pclose(pipe);
-  const std::filesystem::path png = dir / (stem + ".png");
-  if (status == 0 && std::filesystem::exists(png) && std::filesystem::file_size(png) > 0) {
-    files.png = png.string();
+  const GnuplotRun run = run_gnuplot(script, folder, stem, {stem + ".png"});
+  if (run.rendered) {
+    files.png = (dir / (stem + ".png")).string();
     files.rendered = true;
-    std::error_code ignored;
-    std::filesystem::remove(dir / log, ignored);
-  } else {
-    files.hint = "gnuplot failed (see " + (dir / log).string() + "); run: " + redraw;
   }
+  files.hint = run.hint;
   return files;
 }
 
