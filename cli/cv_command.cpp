@@ -19,18 +19,12 @@ namespace {
 struct CvArguments {
   std::string data;
   std::vector<std::string> targets;
-  std::string formulation = "gated";
-  std::string loss = "squared";
-  std::string patterns = "256";
-  std::string sampler = "gaussian";
+  ProgramFlags program;
   std::uint64_t seed = 0;
   Index folds = 5;
   Index points = 10;
   double min_ratio = 1e-3;
   std::vector<double> betas;
-  double tol = 1e-6;
-  int max_iter = 100000;
-  std::string solver = "auto";
   DataFlags data_flags;
   int threads = 0;
   bool quiet = false;
@@ -67,14 +61,8 @@ std::string table_csv(const CrossValidationResult& cv, bool classifier) {
 int run_cv(const CvArguments& a) {
   set_num_threads(a.threads);
   CrossValidationOptions options;
-  options.fit.formulation = formulation_from_string(a.formulation);
-  options.fit.loss = loss_kind_from_string(a.loss);
-  set_pattern_choice(a.patterns, options.fit);
-  options.fit.sampler = pattern_sampler_from_string(a.sampler);
+  a.program.apply(options.fit);
   options.fit.seed = a.seed;
-  options.fit.solver_kind = solver_kind_from_string(a.solver);
-  options.fit.solver.tol = a.tol;
-  options.fit.solver.max_iter = a.max_iter;
   options.data = a.data_flags.options();
   options.folds = a.folds;
   options.points = a.points;
@@ -90,7 +78,7 @@ int run_cv(const CvArguments& a) {
   const bool classifier = options.fit.loss != LossKind::squared;
   if (!a.quiet) {
     fmt::print(stderr, "data: {} samples, {} features; formulation {}, loss {}; {}-fold{} cross-validation, seed {}\n",
-               data.X.rows(), data.X.cols(), a.formulation, to_string(options.fit.loss), a.folds,
+               data.X.rows(), data.X.cols(), a.program.formulation, to_string(options.fit.loss), a.folds,
                classifier ? " stratified" : "", a.seed);
   }
   auto progress = [&](const CrossValidationProgress& p) {
@@ -126,7 +114,7 @@ int run_cv(const CvArguments& a) {
   for (const CrossValidationPoint& p : cv.points) {
     if (p.converged_folds < p.fold_loss.size()) {
       fmt::print(stderr, "warning: some fold fits stopped before the requested gap ({}); see the converged column\n",
-                 a.tol);
+                 a.program.tol);
       break;
     }
   }
@@ -136,7 +124,7 @@ int run_cv(const CvArguments& a) {
   print_certificate(cv.model.certificate, cv.model.training.status, cv.model.training.iterations,
                     cv.model.training.seconds);
   if (cv.final_fit.solve.status != SolveStatus::converged) {
-    fmt::print(stderr, "warning: the final fit stopped before reaching the requested gap ({}): {}\n", a.tol,
+    fmt::print(stderr, "warning: the final fit stopped before reaching the requested gap ({}): {}\n", a.program.tol,
                cv.model.training.status);
   }
   if (!a.table.empty()) {
@@ -156,27 +144,12 @@ Action add_cv_command(CLI::App& app) {
   auto a = std::make_shared<CvArguments>();
   app.add_option("--data", a->data, "Data: CSV with a header row, or .npy")->required();
   app.add_option("--target", a->targets, "Target column(s), by name or 0-based index")->required();
-  app.add_option("--loss", a->loss,
-                 "squared (validation MSE in the data's units), logistic or cross-entropy (one column of class "
-                 "labels; validation log-loss and accuracy, stratified folds)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"squared", "logistic", "cross-entropy"}));
-  app.add_option("--formulation", a->formulation, "gated, relu or signed")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"gated", "relu", "signed"}));
+  a->program.add_to(app, "every fit");
   app.add_option("--folds", a->folds, "Number of folds (2 to the number of rows)")->capture_default_str();
   app.add_option("--points", a->points, "Grid points from beta_max (of the full data) down")->capture_default_str();
   app.add_option("--min-ratio", a->min_ratio, "Smallest beta / beta_max")->capture_default_str();
   app.add_option("--betas", a->betas, "An explicit grid instead (values of beta)");
-  app.add_option("--patterns", a->patterns, "Gates to sample, or 'all' (rank <= 3); chosen on each fold's training rows")
-      ->capture_default_str();
-  app.add_option("--sampler", a->sampler, "gaussian or network")->capture_default_str()->check(CLI::IsMember({"gaussian", "network"}));
   app.add_option("--seed", a->seed, "Seed of the folds and of the pattern sampler")->capture_default_str();
-  app.add_option("--tol", a->tol, "Relative duality gap of every fit")->capture_default_str();
-  app.add_option("--max-iter", a->max_iter, "Iteration cap per fit")->capture_default_str();
-  app.add_option("--solver", a->solver, "auto, ipm, ws, apg, al or bcd (as fit)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "ipm", "ws", "apg", "al", "bcd"}));
   a->data_flags.add_to(app);
   app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app.add_flag("-q,--quiet", a->quiet, "No progress lines on stderr");

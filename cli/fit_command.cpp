@@ -18,17 +18,11 @@ namespace {
 struct FitArguments {
   std::string data;
   std::vector<std::string> targets;
-  std::string formulation = "gated";
-  std::string loss = "squared";
+  ProgramFlags program;
   double beta = 1e-3;
-  std::string patterns = "256";
-  std::string sampler = "gaussian";
   std::uint64_t seed = 0;
   DataFlags data_flags;
-  double tol = 1e-6;
-  int max_iter = 100000;
   double time_limit = 0.0;
-  std::string solver = "auto";
   int threads = 0;
   bool quiet = false;
   std::string output;
@@ -37,15 +31,9 @@ struct FitArguments {
 int run_fit(const FitArguments& a) {
   set_num_threads(a.threads);
   FitOptions options;
-  options.formulation = formulation_from_string(a.formulation);
-  options.loss = loss_kind_from_string(a.loss);
+  a.program.apply(options);
   options.beta = a.beta;
-  set_pattern_choice(a.patterns, options);
-  options.sampler = pattern_sampler_from_string(a.sampler);
   options.seed = a.seed;
-  options.solver_kind = solver_kind_from_string(a.solver);
-  options.solver.tol = a.tol;
-  options.solver.max_iter = a.max_iter;
   if (a.time_limit > 0.0) options.solver.time_limit = a.time_limit;
   ProgressPrinter progress(a.quiet);
   options.solver.callback = progress.callback();
@@ -55,9 +43,11 @@ int run_fit(const FitArguments& a) {
   const Dataset data = split_targets(read_table(a.data), a.targets);
   const DataOptions data_options = a.data_flags.options();
   if (!a.quiet) {
-    fmt::print(stderr, "data: {} samples, {} features, {} target(s); formulation {}, loss {}, beta {}, patterns {}\n",
+    const std::string penalty =
+        data.Y.cols() > 1 || options.loss == LossKind::cross_entropy ? ", penalty " + to_string(options.resolved_penalty()) : std::string();
+    fmt::print(stderr, "data: {} samples, {} features, {} target(s); formulation {}, loss {}{}, beta {}, patterns {}\n",
                data.X.rows(), data.X.cols(), data.Y.cols(), to_string(options.formulation), to_string(options.loss),
-               options.beta, a.patterns);
+               penalty, options.beta, a.program.patterns);
   }
   FitResult details;
   const Model model = train_convex_model(data, data_options, options, &details);
@@ -74,7 +64,7 @@ int run_fit(const FitArguments& a) {
     fmt::print("training accuracy: {:.4f} ({} classes)\n", accuracy, model.classes.size());
   }
   if (details.solve.status != SolveStatus::converged) {
-    fmt::print(stderr, "warning: the solver stopped before reaching the requested gap ({}): {}\n", a.tol,
+    fmt::print(stderr, "warning: the solver stopped before reaching the requested gap ({}): {}\n", a.program.tol,
                model.training.status);
   }
   return 0;
@@ -87,32 +77,11 @@ Action add_fit_command(CLI::App& app) {
   app.add_option("--data", a->data, "Training data: CSV with a header row, or .npy")->required();
   app.add_option("--target", a->targets, "Target column(s), by name or 0-based index; the rest are features")
       ->required();
-  app.add_option("--formulation", a->formulation, "Convex program: gated (G), relu (R) or signed (seed variant)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"gated", "relu", "signed"}));
-  app.add_option("--loss", a->loss,
-                 "squared (regression), logistic (two classes) or cross-entropy (two or more classes); with "
-                 "logistic and cross-entropy the one target column holds numeric class labels")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"squared", "logistic", "cross-entropy"}));
+  a->program.add_to(app, "the fit");
   app.add_option("--beta", a->beta, "Weight decay beta of the network problem")->capture_default_str();
-  app.add_option("--patterns", a->patterns, "Number of gates to sample, or 'all' for exact enumeration (rank <= 3)")
-      ->capture_default_str();
-  app.add_option("--sampler", a->sampler, "How gates are sampled: gaussian, or network (the seed's random network)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"gaussian", "network"}));
   app.add_option("--seed", a->seed, "Seed of the pattern sampler")->capture_default_str();
   a->data_flags.add_to(app);
-  app.add_option("--tol", a->tol, "Stop at this relative duality gap")->capture_default_str();
-  app.add_option("--max-iter", a->max_iter, "Iteration cap of the solver")->capture_default_str();
   app.add_option("--time-limit", a->time_limit, "Stop after this many seconds (0: no limit)")->capture_default_str();
-  app.add_option("--solver", a->solver,
-                 "ipm: interior point; ws: working set of patterns around ipm/apg/al, certified on all "
-                 "patterns; apg: accelerated proximal gradient; al: augmented Lagrangian (relu/signed); "
-                 "bcd: block coordinate descent. auto: ipm when its Newton system is affordable "
-                 "(about n²·patterns·d ≤ 2e10 flops), else ws")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "ipm", "ws", "apg", "al", "bcd"}));
   app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app.add_flag("-q,--quiet", a->quiet, "No progress lines");
   app.add_option("-o,--output", a->output, "Model file to write (JSON)")->required();

@@ -19,17 +19,11 @@ namespace {
 struct PathArguments {
   std::string data;
   std::vector<std::string> targets;
-  std::string formulation = "gated";
-  std::string loss = "squared";
-  std::string patterns = "256";
-  std::string sampler = "gaussian";
+  ProgramFlags program;
   std::uint64_t seed = 0;
   Index points = 10;
   double min_ratio = 1e-3;
   std::vector<double> betas;
-  double tol = 1e-6;
-  int max_iter = 100000;
-  std::string solver = "auto";
   DataFlags data_flags;
   int threads = 0;
   bool quiet = false;
@@ -39,14 +33,8 @@ struct PathArguments {
 int run_path(const PathArguments& a) {
   set_num_threads(a.threads);
   PathOptions options;
-  options.fit.formulation = formulation_from_string(a.formulation);
-  options.fit.loss = loss_kind_from_string(a.loss);
-  set_pattern_choice(a.patterns, options.fit);
-  options.fit.sampler = pattern_sampler_from_string(a.sampler);
+  a.program.apply(options.fit);
   options.fit.seed = a.seed;
-  options.fit.solver_kind = solver_kind_from_string(a.solver);
-  options.fit.solver.tol = a.tol;
-  options.fit.solver.max_iter = a.max_iter;
   options.points = a.points;
   options.min_ratio = a.min_ratio;
   options.betas = a.betas;
@@ -87,7 +75,7 @@ int run_path(const PathArguments& a) {
   };
   if (!a.quiet) {
     fmt::print(stderr, "data: {} samples, {} features; formulation {}, loss {}{}\n", X.rows(), data.X.cols(),
-               a.formulation, to_string(options.fit.loss),
+               a.program.formulation, to_string(options.fit.loss),
                classifier ? fmt::format(" ({} classes)", labels.num_classes()) : std::string());
   }
   const PathResult path = regularization_path(X, Y, options, print_point);
@@ -111,25 +99,11 @@ Action add_path_command(CLI::App& app) {
   auto a = std::make_shared<PathArguments>();
   app.add_option("--data", a->data, "Training data: CSV with a header row, or .npy")->required();
   app.add_option("--target", a->targets, "Target column(s), by name or 0-based index")->required();
-  app.add_option("--formulation", a->formulation, "gated, relu or signed")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"gated", "relu", "signed"}));
-  app.add_option("--loss", a->loss,
-                 "squared, logistic or cross-entropy (as fit: the one target column then holds class labels); "
-                 "the train loss column is this loss")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"squared", "logistic", "cross-entropy"}));
-  app.add_option("--patterns", a->patterns, "Gates to sample, or 'all' (rank <= 3)")->capture_default_str();
-  app.add_option("--sampler", a->sampler, "gaussian or network")->capture_default_str()->check(CLI::IsMember({"gaussian", "network"}));
+  a->program.add_to(app, "each point");
   app.add_option("--seed", a->seed, "Seed of the pattern sampler")->capture_default_str();
   app.add_option("--points", a->points, "Grid points from beta_max down")->capture_default_str();
   app.add_option("--min-ratio", a->min_ratio, "Smallest beta / beta_max")->capture_default_str();
   app.add_option("--betas", a->betas, "An explicit grid instead (values of beta)");
-  app.add_option("--tol", a->tol, "Relative duality gap of each point")->capture_default_str();
-  app.add_option("--max-iter", a->max_iter, "Iteration cap per point")->capture_default_str();
-  app.add_option("--solver", a->solver, "auto, ipm, ws, apg, al or bcd (as fit)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "ipm", "ws", "apg", "al", "bcd"}));
   a->data_flags.add_to(app);
   app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app.add_flag("-q,--quiet", a->quiet, "No data line on stderr");

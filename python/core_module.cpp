@@ -201,6 +201,7 @@ void bind_types(py::module_& m) {
   py::class_<Model>(m, "Model", "A trained model: preprocessing, network, certificate (the JSON model file).")
       .def_property_readonly("formulation", [](const Model& model) { return to_string(model.formulation); })
       .def_readonly("loss", &Model::loss)
+      .def_readonly("penalty", &Model::penalty)
       .def_readonly("beta", &Model::beta)
       .def_readonly("network", &Model::network)
       .def_readonly("feature_names", &Model::feature_names)
@@ -268,12 +269,13 @@ void bind_functions(py::module_& m) {
   m.def(
       "solve",
       [](const Matrix& X, const Matrix& Y, const PatternSet& patterns, double beta, const std::string& formulation,
-         const std::string& loss, const std::string& solver, double tol, int max_iter, double time_limit,
-         const py::object& progress) {
-        // FitOptions::check holds the rules on formulation, loss and solver together.
+         const std::string& loss, const std::string& penalty, const std::string& solver, double tol, int max_iter,
+         double time_limit, const py::object& progress) {
+        // FitOptions::check holds the rules on formulation, loss, penalty and solver together.
         FitOptions fit_options;
         fit_options.formulation = formulation_from_string(formulation);
         fit_options.loss = loss_kind_from_string(loss);
+        if (penalty != "auto") fit_options.penalty = penalty_kind_from_string(penalty);
         fit_options.beta = beta;
         fit_options.solver_kind = solver_kind_from_string(solver);
         fit_options.solver = solver_options(tol, max_iter, time_limit);
@@ -281,7 +283,7 @@ void bind_functions(py::module_& m) {
         const SolverKind kind = fit_options.solver_kind;
         SolverOptions options = fit_options.solver;
         auto problem = std::make_shared<const ConvexProblem>(X, Y, patterns, fit_options.formulation, beta,
-                                                             Loss(fit_options.loss));
+                                                             Loss(fit_options.loss), fit_options.resolved_penalty());
         SolveBridge bridge(progress);
         options.callback = bridge.callback();
         ConvexSolution solution{problem, {}};
@@ -292,19 +294,21 @@ void bind_functions(py::module_& m) {
         bridge.raise_pending();
         return solution;
       },
-      "X"_a, "Y"_a, "patterns"_a, "beta"_a, "formulation"_a = "gated", "loss"_a = "squared", "solver"_a = "auto",
+      "X"_a, "Y"_a, "patterns"_a, "beta"_a, "formulation"_a = "gated", "loss"_a = "squared", "penalty"_a = "auto",
+      "solver"_a = "auto",
       "tol"_a = 1e-6, "max_iter"_a = 100000, "time_limit"_a = 0.0, "progress"_a = py::none());
 
   m.def(
       "train_convex_model",
       [](MatrixView X, MatrixView Y, const std::vector<std::string>& feature_names,
          const std::vector<std::string>& target_names, bool standardize, bool standardize_targets, bool bias,
-         const std::string& formulation, const std::string& loss, double beta, bool all_patterns, Index pattern_count,
-         const std::string& sampler, std::uint64_t seed, const std::string& solver, double tol, int max_iter,
-         double time_limit, const py::object& progress) {
+         const std::string& formulation, const std::string& loss, const std::string& penalty, double beta,
+         bool all_patterns, Index pattern_count, const std::string& sampler, std::uint64_t seed,
+         const std::string& solver, double tol, int max_iter, double time_limit, const py::object& progress) {
         FitOptions options;
         options.formulation = formulation_from_string(formulation);
         options.loss = loss_kind_from_string(loss);
+        if (penalty != "auto") options.penalty = penalty_kind_from_string(penalty);
         options.beta = beta;
         options.all_patterns = all_patterns;
         options.pattern_count = pattern_count;
@@ -329,7 +333,8 @@ void bind_functions(py::module_& m) {
         return py::make_tuple(std::move(model), summary);
       },
       "X"_a, "Y"_a, "feature_names"_a, "target_names"_a, "standardize"_a = true, "standardize_targets"_a = true,
-      "bias"_a = true, "formulation"_a = "gated", "loss"_a = "squared", "beta"_a = 1e-3, "all_patterns"_a = false,
+      "bias"_a = true, "formulation"_a = "gated", "loss"_a = "squared", "penalty"_a = "auto", "beta"_a = 1e-3,
+      "all_patterns"_a = false,
       "pattern_count"_a = 256, "sampler"_a = "gaussian", "seed"_a = 0, "solver"_a = "auto", "tol"_a = 1e-6,
       "max_iter"_a = 100000, "time_limit"_a = 0.0, "progress"_a = py::none());
 

@@ -82,12 +82,13 @@ void bind_cross_validation(py::module_& m) {
       "cross_validate",
       [](MatrixView X, MatrixView Y, const std::vector<std::string>& feature_names,
          const std::vector<std::string>& target_names, const std::string& loss, const std::string& formulation,
-         Index folds, Index points, double min_ratio, const std::vector<double>& betas, bool all_patterns,
+         const std::string& penalty, Index folds, Index points, double min_ratio, const std::vector<double>& betas, bool all_patterns,
          Index pattern_count, std::uint64_t seed, const std::string& solver, double tol, int max_iter,
          bool standardize, bool standardize_targets, bool bias, const py::object& progress) {
         CrossValidationOptions options;
         options.fit.loss = loss_kind_from_string(loss);
         options.fit.formulation = formulation_from_string(formulation);
+        if (penalty != "auto") options.fit.penalty = penalty_kind_from_string(penalty);
         options.fit.all_patterns = all_patterns;
         options.fit.pattern_count = pattern_count;
         options.fit.seed = seed;
@@ -140,6 +141,7 @@ void bind_cross_validation(py::module_& m) {
                         "status"_a = to_string(cv.final_fit.solve.status), "model"_a = std::move(cv.model));
       },
       "X"_a, "Y"_a, "feature_names"_a, "target_names"_a, "loss"_a = "squared", "formulation"_a = "gated",
+      "penalty"_a = "auto",
       "folds"_a = 5, "points"_a = 10, "min_ratio"_a = 1e-3, "betas"_a = std::vector<double>(),
       "all_patterns"_a = false, "pattern_count"_a = 256, "seed"_a = 0, "solver"_a = "auto", "tol"_a = 1e-6,
       "max_iter"_a = 100000, "standardize"_a = true, "standardize_targets"_a = true, "bias"_a = true,

@@ -16,7 +16,9 @@ notes (docs: design.md §1, src/cvxnn/problem/certificate.hpp):
   (mask and sign row together) dropped, first occurrence kept;
 * groups: gated (i, l, +1); relu (i, l, +1), (i, l, −1); signed (i, l, sign[i, l]);
 * dual bound along a direction Θ, with λ = n c β / 2 and c_j = s_j Xᵀ D_j θ_{o_j}:
-  norm_j = ‖c_j‖ (gated) or min_{α ≥ 0} ‖c_j + Xᵀ (2D_j − I) α‖ (relu, signed; scipy's NNLS),
+  norm_j = ‖c_j‖ (gated) or min_{α ≥ 0} ‖c_j + Xᵀ (2D_j − I) α‖ (relu, signed; scipy's NNLS);
+  a gated model with penalty "frobenius" or "nuclear" (c > 1) has one constraint per pattern i
+  instead, on the d×c matrix C_i = Xᵀ D_i Θ: ‖C_i‖_F, or its largest singular value (numpy's SVD),
   squared: t = min(⟨Θ, Y⟩/‖Θ‖², λ / max_j norm_j) (bound 0 if ⟨Θ, Y⟩ ≤ 0),
   dual = (2/(n c)) (t ⟨Θ, Y⟩ − ½ t² ‖Θ‖²);
   logistic: dual = max over t ∈ [0, λ / max_j norm_j] of (1/n) Σ_k H(2 t y_k Θ_k) (binary
@@ -108,6 +110,9 @@ class Model:
             raise InputError(f"{path}: unknown loss {self.loss!r}")
         self.classes = np.array(m["classes"], dtype=np.float64) if self.loss != "squared" else None
         self.beta = float(m["beta"])
+        self.penalty = m.get("penalty", "group")
+        if self.penalty not in ("group", "frobenius", "nuclear"):
+            raise InputError(f"{path}: unknown penalty {self.penalty!r}")
         self.features = list(m["features"])
         self.targets = list(m["targets"])
         pre = m["preprocessing"]
@@ -286,7 +291,14 @@ def golden_max(f, lo, hi, iterations=200):
     return max(f(lo), f(hi), f1, f2, 0.0)
 
 
-def dual_bound(X, Y, masks, group_list, formulation, beta, theta, loss="squared"):
+def block_constraint_norm(X, mask_col, theta, penalty):
+    C = X.T @ (mask_col[:, None] * theta)  # d×c
+    if penalty == "frobenius":
+        return float(np.linalg.norm(C))
+    return float(np.linalg.svd(C, compute_uv=False)[0])
+
+
+def dual_bound(X, Y, masks, group_list, formulation, beta, theta, loss="squared", penalty="group"):
     n, c = Y.shape
     nc = n * c
     lam = nc * beta / 2.0
@@ -296,9 +308,13 @@ def dual_bound(X, Y, masks, group_list, formulation, beta, theta, loss="squared"
         return 0.0, 0.0
     constrained = formulation != "gated"
     max_norm = 0.0
-    for (i, l, s) in group_list:
-        cvec = s * (X.T @ (masks[:, i] * theta[:, l]))
-        max_norm = max(max_norm, constraint_norm(X, masks[:, i], cvec, constrained))
+    if penalty != "group" and c > 1:
+        for i in range(masks.shape[1]):
+            max_norm = max(max_norm, block_constraint_norm(X, masks[:, i], theta, penalty))
+    else:
+        for (i, l, s) in group_list:
+            cvec = s * (X.T @ (masks[:, i] * theta[:, l]))
+            max_norm = max(max_norm, constraint_norm(X, masks[:, i], cvec, constrained))
     t_max = lam / max_norm if max_norm > 0 else math.inf
     if loss == "squared":
         t = min(theta_y / theta_sq, t_max)
@@ -328,12 +344,12 @@ def certificate(model, X, Y):
     masks, signs = pattern_masks(X, model.pattern_gates, model.pattern_signs)
     group_list = groups(model.formulation, masks.shape[1], c, signs)
     dual_residual, max_norm = dual_bound(X, Y, masks, group_list, model.formulation, model.beta,
-                                         residual_direction(model.loss, yhat, Y), model.loss)
+                                         residual_direction(model.loss, yhat, Y), model.loss, model.penalty)
     dual = dual_residual
     dual_stored_direction = None
     if model.dual_direction is not None and model.dual_direction.shape == Y.shape:
         dual_stored_direction, _ = dual_bound(X, Y, masks, group_list, model.formulation, model.beta,
-                                              model.dual_direction, model.loss)
+                                              model.dual_direction, model.loss, model.penalty)
         dual = max(dual, dual_stored_direction)
     gap = primal - dual
     return {

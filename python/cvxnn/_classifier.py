@@ -49,6 +49,11 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
         program's second score column is redundant).
     beta : float, default=1e-3
         Weight decay of the network problem (SGD's ``weight_decay``).
+    penalty : {"auto", "nuclear", "frobenius", "group"}, default="auto"
+        With three or more classes (one score per class): ``"nuclear"`` lets units sharing a gate
+        feed every class score (the exact convex form, each pattern's d×c block by its nuclear
+        norm); ``"frobenius"`` the block's Frobenius norm; ``"group"`` one score per unit, the only
+        choice for ``"relu"`` and ``"signed"``. ``"auto"``: nuclear for gated, group otherwise.
     n_patterns : int or "all", default=256
         Number of random gates to sample (duplicates are dropped), or ``"all"`` to enumerate every
         pattern exactly (features of rank ≤ 2, e.g. 1-D or 2-D inputs).
@@ -60,9 +65,11 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
         Stop when the relative duality gap is at most this.
     max_iter : int, default=100000
         Iteration cap of the solver; reaching it raises a ConvergenceWarning.
-    solver : {"auto", "ws", "apg", "al", "bcd"}, default="auto"
-        ``"auto"``: the working-set loop around a first-order method. The interior-point method
-        ``"ipm"`` handles the squared loss only and is refused here.
+    solver : {"auto", "newton", "ws", "apg", "al", "bcd"}, default="auto"
+        ``"auto"``: proximal Newton (``"newton"``: weighted least-squares models of the loss, each
+        solved by the interior-point method) when its Newton systems are affordable and the penalty
+        is the group penalty, else the working-set loop ``"ws"`` around it or a first-order method.
+        The interior-point method ``"ipm"`` handles the squared loss only and is refused here.
     time_limit : float or None, default=None
         Seconds after which the solve stops (with a ConvergenceWarning).
     random_state : int, RandomState instance or None, default=None
@@ -100,9 +107,9 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
 
     def __init__(self, formulation="gated", loss="auto", beta=1e-3, n_patterns=256, standardize=True,
                  fit_bias=True, tol=1e-6, max_iter=100_000, solver="auto", time_limit=None, random_state=None,
-                 n_jobs=None, verbose=0):
+                 n_jobs=None, verbose=0, penalty="auto"):
         self.loss = loss
-        self._set_common_params(formulation, beta, n_patterns, standardize, fit_bias, tol, max_iter, solver,
+        self._set_common_params(formulation, penalty, beta, n_patterns, standardize, fit_bias, tol, max_iter, solver,
                                 time_limit, random_state, n_jobs, verbose)
 
     # ---- fitting ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _core
 from ._certificate import Certificate
-from ._pieces import (FORMULATIONS, SOLVERS, ProgressPrinter, check_choice, check_number, check_positive_int,
+from ._pieces import (FORMULATIONS, PENALTIES, SOLVERS, ProgressPrinter, check_choice, check_number, check_positive_int,
                       check_time_limit, progress_callback)
 
 
@@ -25,9 +25,10 @@ class _ConvexReLUEstimator(BaseEstimator):
     Subclasses list every parameter in their own ``__init__`` (scikit-learn reads the signature)
     and call ``_train`` from ``fit`` with targets already in the core's form."""
 
-    def _set_common_params(self, formulation, beta, n_patterns, standardize, fit_bias, tol, max_iter, solver,
-                           time_limit, random_state, n_jobs, verbose):
+    def _set_common_params(self, formulation, penalty, beta, n_patterns, standardize, fit_bias, tol, max_iter,
+                           solver, time_limit, random_state, n_jobs, verbose):
         self.formulation = formulation
+        self.penalty = penalty
         self.beta = beta
         self.n_patterns = n_patterns
         self.standardize = standardize
@@ -44,10 +45,11 @@ class _ConvexReLUEstimator(BaseEstimator):
         """The shared hyper-parameters checked (the core checks the rest, with the CLI's words) and
         turned into the core's arguments. Run before the data are looked at, as scikit-learn does."""
         check_choice(self.formulation, "formulation", FORMULATIONS)
+        check_choice(self.penalty, "penalty", PENALTIES)
         check_choice(self.solver, "solver", SOLVERS)
         all_patterns, pattern_count = self._pattern_choice()
-        return dict(formulation=self.formulation, all_patterns=all_patterns, pattern_count=pattern_count,
-                    time_limit=check_time_limit(self.time_limit), seed=self._seed(), threads=self._threads())
+        return dict(formulation=self.formulation, penalty=self.penalty, all_patterns=all_patterns,
+                    pattern_count=pattern_count, time_limit=check_time_limit(self.time_limit), seed=self._seed(), threads=self._threads())
 
     def _train(self, X, Y, target_names, loss, standardize_targets, params):
         """Fits the core's model on X (validated, float64) and Y (n×c float64: targets, or one column
@@ -62,7 +64,8 @@ class _ConvexReLUEstimator(BaseEstimator):
             model, details = _core.train_convex_model(
                 X, Y, feature_names, target_names, standardize=bool(self.standardize),
                 standardize_targets=bool(standardize_targets), bias=bool(self.fit_bias),
-                formulation=params["formulation"], loss=loss, beta=check_number(self.beta, "beta"),
+                formulation=params["formulation"], loss=loss, penalty=params["penalty"],
+                beta=check_number(self.beta, "beta"),
                 all_patterns=params["all_patterns"], pattern_count=params["pattern_count"], sampler="gaussian",
                 seed=params["seed"], solver=self.solver, tol=check_number(self.tol, "tol"),
                 max_iter=check_positive_int(self.max_iter, "max_iter"), time_limit=params["time_limit"],
@@ -141,7 +144,10 @@ class _ConvexReLUEstimator(BaseEstimator):
         p = model.preprocessing
         standardized = bool(np.any(p["scale"] != 1.0) or np.any(p["center"] != 0.0))
         gates = model.pattern_gates
-        return dict(formulation=model.formulation, beta=model.beta,
+        # The penalty the certificate used, "auto" where that is what auto would choose.
+        several = model.formulation == "gated" and (model.training["outputs"] > 1 or model.loss == "cross-entropy")
+        penalty = "auto" if model.penalty == ("nuclear" if several else "group") else model.penalty
+        return dict(formulation=model.formulation, penalty=penalty, beta=model.beta,
                     n_patterns="all" if model.patterns_complete else (256 if gates is None else len(gates)),
                     standardize=standardized, fit_bias=bool(p["bias"]), tol=model.training["tol"] or 1e-6,
                     random_state=int(model.pattern_seed))
@@ -170,6 +176,13 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUEstimator):
         ``"signed"``: the seed notebook's variant (one sign per pattern, from a random network).
     beta : float, default=1e-3
         Weight decay of the network problem (β above; SGD's ``weight_decay``).
+    penalty : {"auto", "nuclear", "frobenius", "group"}, default="auto"
+        With several targets: ``"nuclear"`` penalises each pattern's d×c weight block by its nuclear
+        norm, the exact convex form of gated units that share a gate and feed every output (each
+        block becomes up to min(d, c) such units); ``"frobenius"`` by its Frobenius norm (a looser
+        program: the network it becomes carries the nuclear norm); ``"group"`` makes every unit
+        feed one output, the only choice for ``"relu"`` and ``"signed"``. ``"auto"``: nuclear for
+        gated, group otherwise. With one target all are the same.
     n_patterns : int or "all", default=256
         Number of random gates to sample (duplicates are dropped), or ``"all"`` to enumerate every
         pattern exactly (features of rank ≤ 2, e.g. 1-D or 2-D inputs): with ``formulation="relu"``
@@ -182,7 +195,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUEstimator):
         Stop when the relative duality gap is at most this.
     max_iter : int, default=100000
         Iteration cap of the solver; reaching it raises a ConvergenceWarning.
-    solver : {"auto", "ipm", "ws", "apg", "al", "bcd"}, default="auto"
+    solver : {"auto", "ipm", "newton", "ws", "apg", "al", "bcd"}, default="auto"
         ``"auto"`` picks the interior-point method when its Newton system is affordable, else the
         working-set loop ``"ws"`` (the interior point or a first-order method on the few patterns
         the solution uses, certified on all of them).
@@ -223,8 +236,8 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUEstimator):
 
     def __init__(self, formulation="gated", beta=1e-3, n_patterns=256, standardize=True, fit_bias=True,
                  tol=1e-6, max_iter=100_000, solver="auto", time_limit=None, random_state=None, n_jobs=None,
-                 verbose=0):
-        self._set_common_params(formulation, beta, n_patterns, standardize, fit_bias, tol, max_iter, solver,
+                 verbose=0, penalty="auto"):
+        self._set_common_params(formulation, penalty, beta, n_patterns, standardize, fit_bias, tol, max_iter, solver,
                                 time_limit, random_state, n_jobs, verbose)
 
     # ---- fitting ------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import numpy as np
 
 from . import _core
 from ._certificate import Certificate
-from ._pieces import FORMULATIONS, SOLVERS, as_matrix, as_targets, check_choice, check_number, check_positive_int
+from ._pieces import (FORMULATIONS, PENALTIES, SOLVERS, as_matrix, as_targets, check_choice, check_number,
+                      check_positive_int)
 
 LOSSES = ("squared", "logistic", "cross-entropy")
 
@@ -97,7 +98,7 @@ def _progress(progress, verbose):
 
 
 def cross_val(X, y, loss: str = "squared", folds: int = 5, *, points: int = 10, min_ratio: float = 1e-3,
-              betas=None, formulation: str = "gated", n_patterns=256, random_state: int = 0, solver: str = "auto",
+              betas=None, formulation: str = "gated", penalty: str = "auto", n_patterns=256, random_state: int = 0, solver: str = "auto",
               tol: float = 1e-6, max_iter: int = 100_000, standardize: bool = True, fit_bias: bool = True,
               progress=None, verbose: int = 0) -> CrossValResult:
     """k-fold cross-validation of β, then a certified fit at the chosen β on all of (X, y).
@@ -109,10 +110,12 @@ def cross_val(X, y, loss: str = "squared", folds: int = 5, *, points: int = 10, 
     preprocessing and patterns are fitted on its training rows alone, and its path is solved
     warm-started from β_max down. ``progress(dict)`` is called after each fold's point (keys fold,
     folds, point, points, beta, validation_loss, relative_gap) and once before the final fit
-    (fold == folds); returning False stops the run (ValueError).
+    (fold == folds); returning False stops the run (ValueError). ``penalty`` as for the estimators
+    (with several outputs: "nuclear", "frobenius" or "group"; "auto": nuclear for gated).
     """
     check_choice(loss, "loss", LOSSES)
     check_choice(formulation, "formulation", FORMULATIONS)
+    check_choice(penalty, "penalty", PENALTIES)
     check_choice(solver, "solver", SOLVERS)
     if isinstance(n_patterns, str):
         if n_patterns != "all":
@@ -129,7 +132,7 @@ def cross_val(X, y, loss: str = "squared", folds: int = 5, *, points: int = 10, 
     feature_names = [f"x{j}" for j in range(X.shape[1])]
     target_names = ["y"] if Y.shape[1] == 1 else [f"y{k}" for k in range(Y.shape[1])]
     out = _core.cross_validate(
-        X, Y, feature_names, target_names, loss=loss, formulation=formulation, folds=int(folds),
+        X, Y, feature_names, target_names, loss=loss, formulation=formulation, penalty=penalty, folds=int(folds),
         points=check_positive_int(points, "points"), min_ratio=check_number(min_ratio, "min_ratio"), betas=grid,
         all_patterns=all_patterns, pattern_count=pattern_count, seed=_seed(random_state), solver=solver,
         tol=check_number(tol, "tol"), max_iter=check_positive_int(max_iter, "max_iter"),

@@ -23,8 +23,9 @@ Network = _core.Network
 ConvexSolution = _core.ConvexSolution
 
 FORMULATIONS = ("gated", "relu", "signed")
-SOLVERS = ("auto", "ipm", "ws", "apg", "al", "bcd")
+SOLVERS = ("auto", "ipm", "newton", "ws", "apg", "al", "bcd")
 CORE_LOSSES = ("squared", "logistic", "cross-entropy")
+PENALTIES = ("auto", "nuclear", "frobenius", "group")
 
 
 def as_matrix(A, name: str) -> np.ndarray:
@@ -100,11 +101,14 @@ def patterns_from_gates(X, gates, signs=None) -> PatternSet:
 
 
 def solve(X, y, patterns, beta: float = 1e-3, formulation: str = "gated", *, loss: str = "squared",
-          solver: str = "auto", tol: float = 1e-6, max_iter: int = 100_000, time_limit: float | None = None,
+          penalty: str = "auto", solver: str = "auto", tol: float = 1e-6, max_iter: int = 100_000,
+          time_limit: float | None = None,
           progress=None, verbose: int = 0) -> ConvexSolution:
     """Solves the convex program (design notes §1) over ``patterns`` (a PatternSet, or gates as a
     P×d array) for ``loss`` ("squared", or "logistic" / "cross-entropy" on encoded labels: see the
-    module notes) and weight decay ``beta``; stops at relative duality gap ``tol``, ``max_iter``
+    module notes), weight decay ``beta`` and ``penalty`` (with several outputs: "nuclear" norm of each
+    pattern's d×c block, "frobenius", or "group" per unit and output; "auto": nuclear for gated,
+    group otherwise); stops at relative duality gap ``tol``, ``max_iter``
     iterations or ``time_limit`` seconds (the status says which).
 
     ``progress(record)`` is called at every certificate check with a dict (iteration, seconds,
@@ -116,11 +120,13 @@ def solve(X, y, patterns, beta: float = 1e-3, formulation: str = "gated", *, los
         patterns = patterns_from_gates(X, patterns)
     check_choice(formulation, "formulation", FORMULATIONS)
     check_choice(loss, "loss", CORE_LOSSES)
+    check_choice(penalty, "penalty", PENALTIES)
     check_choice(solver, "solver", SOLVERS)
     callback = progress_callback(progress, verbose)
-    solution = _core.solve(X, Y, patterns, check_number(beta, "beta"), formulation, loss, solver,
-                           check_number(tol, "tol"), check_positive_int(max_iter, "max_iter"),
-                           check_time_limit(time_limit), callback)
+    solution = _core.solve(X, Y, patterns, check_number(beta, "beta"), formulation, loss=loss, penalty=penalty,
+                           solver=solver, tol=check_number(tol, "tol"),
+                           max_iter=check_positive_int(max_iter, "max_iter"), time_limit=check_time_limit(time_limit),
+                           progress=callback)
     if isinstance(callback, ProgressPrinter):
         callback.finish(solution.history)
     return solution

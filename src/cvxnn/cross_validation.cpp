@@ -167,8 +167,8 @@ CrossValidationResult cross_validate(MatrixView raw_X, MatrixView raw_Y, const s
     const Prepared full = prepare(raw_X, raw_Y, encoding, options.data, feature_names, target_names);
     FitOptions probe_options = fit;
     probe_options.beta = 1.0;
-    const ConvexProblem probe(full.X, full.Y, choose_patterns(full.X, full.Y.cols(), probe_options),
-                              options.fit.formulation, 1.0, loss);
+    const ConvexProblem probe = make_problem(full.X, full.Y, choose_patterns(full.X, full.Y.cols(), probe_options),
+                                             probe_options, 1.0);
     result.beta_max = beta_max(probe);
   }
   if (grid.empty()) {

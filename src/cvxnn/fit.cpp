@@ -13,6 +13,7 @@
 #include "cvxnn/solvers/block_coordinate_descent.hpp"
 #include "cvxnn/solvers/restricted_gradient.hpp"
 #include "cvxnn/solvers/interior_point.hpp"
+#include "cvxnn/solvers/proximal_newton.hpp"
 #include "cvxnn/solvers/working_set.hpp"
 
 namespace cvxnn {
@@ -30,7 +31,8 @@ SolverKind solver_kind_from_string(const std::string& name) {
   if (name == "bcd") return SolverKind::block_coordinate;
   if (name == "ipm") return SolverKind::interior_point;
   if (name == "ws") return SolverKind::working_set;
-  throw InvalidInput("unknown solver '" + name + "': expected auto, ipm, ws, apg, al or bcd");
+  if (name == "newton") return SolverKind::proximal_newton;
+  throw InvalidInput("unknown solver '" + name + "': expected auto, ipm, newton, ws, apg, al or bcd");
 }
 
 std::string to_string(SolverKind kind) {
@@ -41,8 +43,14 @@ std::string to_string(SolverKind kind) {
     case SolverKind::block_coordinate: return "bcd";
     case SolverKind::interior_point: return "ipm";
     case SolverKind::working_set: return "ws";
+    case SolverKind::proximal_newton: return "newton";
   }
   return "auto";
+}
+
+PenaltyKind FitOptions::resolved_penalty() const {
+  if (penalty) return *penalty;
+  return formulation == Formulation::gated ? PenaltyKind::nuclear : PenaltyKind::group;
 }
 
 std::string FitOptions::check() const {
@@ -57,6 +65,20 @@ std::string FitOptions::check() const {
   if (loss != LossKind::squared && solver_kind == SolverKind::interior_point) {
     return "the interior-point solver (ipm) handles the squared loss only; use auto, ws, apg, bcd or al for the " +
            to_string(loss) + " loss";
+  }
+  if (penalty && *penalty != PenaltyKind::group && formulation != Formulation::gated) {
+    return "the " + to_string(*penalty) + " penalty is for the gated program (units sharing a gate feed every "
+           "output); the " + to_string(formulation) + " program's units each feed one output: use the group penalty";
+  }
+  if (penalty && *penalty != PenaltyKind::group && solver_kind == SolverKind::interior_point) {
+    return "the interior-point solver (ipm) handles the group penalty only; use auto, ws, apg or bcd for the " +
+           to_string(*penalty) + " penalty";
+  }
+  if (solver_kind == SolverKind::proximal_newton && loss != LossKind::logistic) {
+    return loss == LossKind::squared
+               ? "proximal Newton (newton) is for the logistic loss; for the squared loss use ipm (or auto)"
+               : "proximal Newton (newton) handles the logistic loss only for now; use auto, ws, apg, bcd or al "
+                 "for cross-entropy";
   }
   if (formulation == Formulation::gated && solver_kind == SolverKind::augmented_lagrangian) {
     return "the augmented Lagrangian solver (al) is for the cone-constrained relu and signed programs; "
@@ -75,6 +97,11 @@ PatternSet choose_patterns(const Matrix& X, Index outputs, const FitOptions& opt
     return set;
   }
   return sample_gaussian_patterns(X, options.pattern_count, options.seed);
+}
+
+ConvexProblem make_problem(Matrix X, Matrix Y, PatternSet patterns, const FitOptions& options, double beta) {
+  return ConvexProblem(std::move(X), std::move(Y), std::move(patterns), options.formulation, beta, Loss(options.loss),
+                       options.resolved_penalty());
 }
 
 namespace {
@@ -115,13 +142,16 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
     case SolverKind::block_coordinate: return solve_block_coordinate(problem, options, warm_start);
     case SolverKind::interior_point: return solve_interior_point(problem, options);
     case SolverKind::working_set: return solve_working_set(problem, options, solve_restricted, {}, warm_start);
+    case SolverKind::proximal_newton: return solve_proximal_newton(problem, options, warm_start);
     case SolverKind::automatic: break;
   }
   // The interior-point method converges in tens of iterations and its certificates close with it;
   // first-order methods need thousands, and on the cone-constrained programs their certificates
-  // lag (see dual_tracker.hpp). Past a few seconds per Newton step, the working set keeps the
-  // interior point (or a first-order method) on the few patterns the solution uses.
+  // lag (see dual_tracker.hpp). Small logistic programs get the same through proximal Newton,
+  // whose models are squared-loss programs for the interior point. Past that, the working set
+  // keeps the interior point (or a first-order method) on the few patterns the solution uses.
   if (interior_point_affordable(problem)) return solve_interior_point(problem, options);
+  if (proximal_newton_affordable(problem)) return solve_proximal_newton(problem, options, warm_start);
   return solve_working_set(problem, options, solve_restricted, {}, warm_start);
 }
 
@@ -162,7 +192,7 @@ FitResult fit_convex(const Matrix& X, const Matrix& Y, const FitOptions& options
                "use fewer patterns (--patterns / n_patterns) or a subsample, or the gated formulation, whose "
                "solvers keep no samples×patterns cone values");
   FitResult result;
-  const ConvexProblem problem(X, Y, std::move(patterns), options.formulation, options.beta, Loss(options.loss));
+  const ConvexProblem problem = make_problem(X, Y, std::move(patterns), options, options.beta);
   result.solve = solve(problem, options.solver_kind, options.solver);
   result.network = to_network(problem, result.solve.V);
   result.patterns = problem.patterns();

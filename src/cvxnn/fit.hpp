@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "cvxnn/network/two_layer_network.hpp"
@@ -24,7 +25,7 @@ PatternSampler pattern_sampler_from_string(const std::string& name);
 /// (about n² J d flops per step, up to 2·10¹⁰, and at most 2 GiB of memory), else the working-set
 /// loop (working_set.hpp) around the interior point or first-order method on the few patterns in use.
 enum class SolverKind { automatic, accelerated_gradient, augmented_lagrangian, block_coordinate, interior_point,
-                        working_set };
+                        working_set, proximal_newton };
 SolverKind solver_kind_from_string(const std::string& name);
 std::string to_string(SolverKind kind);
 
@@ -33,6 +34,10 @@ struct FitOptions {
   /// The data-fitting loss; Y must be in its encoding (Loss::check_targets): ±1 for logistic,
   /// one-hot rows for cross-entropy.
   LossKind loss = LossKind::squared;
+  /// The penalty's norm (penalty.hpp); empty: automatic, nuclear for the gated program (the exact
+  /// form of units sharing gates and feeding every output; the group penalty when c = 1), group
+  /// for relu and signed (their units each feed one output).
+  std::optional<PenaltyKind> penalty;
   double beta = 1e-3;
   bool all_patterns = false;  ///< exact enumeration (data of rank ≤ 3)
   Index pattern_count = 256;  ///< gates drawn before de-duplication when sampling
@@ -41,6 +46,9 @@ struct FitOptions {
   std::uint64_t seed = 0;
   SolverKind solver_kind = SolverKind::automatic;
   SolverOptions solver;
+
+  /// The penalty a fit uses: `penalty`, or the automatic choice.
+  PenaltyKind resolved_penalty() const;
 
   /// Empty when valid, else what is wrong.
   std::string check() const;
@@ -55,6 +63,10 @@ struct FitResult {
 
 /// Draws or enumerates the patterns of X as the options say.
 PatternSet choose_patterns(const Matrix& X, Index outputs, const FitOptions& options);
+
+/// The program `options` describe over `patterns` at weight decay `beta` (the grid's β for paths;
+/// options.beta otherwise): its formulation, loss and (resolved) penalty.
+ConvexProblem make_problem(Matrix X, Matrix Y, PatternSet patterns, const FitOptions& options, double beta);
 
 /// Solves the program of `problem` with the chosen solver (InvalidInput if it cannot handle it).
 SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOptions& options,

@@ -48,6 +48,8 @@ Model train_convex_model(MatrixView raw_X, MatrixView raw_Y, const std::vector<s
   Model model = make_model(preprocessing, feature_names, target_names, fit.network, options.formulation,
                            options.beta, fit.patterns, fit.certificate, fit.solve.dual_direction, training);
   model.loss = to_string(options.loss);
+  // What the certificate's program used: with one output every penalty is the group penalty.
+  model.penalty = to_string(Y.cols() == 1 ? PenaltyKind::group : options.resolved_penalty());
   model.classes = labels.classes;
   if (details) *details = std::move(fit);
   return model;
@@ -210,7 +212,8 @@ Recertification recertify(const Model& model, const Table& data) {
     patterns.complete = out.complete;
   }
   out.patterns = patterns.num_patterns();
-  const ConvexProblem problem(X, Y, std::move(patterns), model.formulation, model.beta, Loss(model.loss_kind()));
+  const ConvexProblem problem(X, Y, std::move(patterns), model.formulation, model.beta, Loss(model.loss_kind()),
+                              model.penalty_kind());
   // The stored direction belongs to the training rows; on other data only the residual is used.
   const bool same_rows = model.dual_direction.rows() == Y.rows() && model.dual_direction.cols() == Y.cols();
   out.certificate = certify_network(problem, model.network, same_rows ? model.dual_direction : Matrix());

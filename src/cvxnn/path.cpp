@@ -29,7 +29,7 @@ PathResult regularization_path(const Matrix& X, const Matrix& Y, const PathOptio
   PathResult result;
   result.patterns = choose_patterns(X, Y.cols(), options.fit);
   {
-    const ConvexProblem probe(X, Y, result.patterns, options.fit.formulation, 1.0, Loss(options.fit.loss));
+    const ConvexProblem probe = make_problem(X, Y, result.patterns, options.fit, 1.0);
     result.beta_max = beta_max(probe);
   }
   std::vector<double> grid = options.betas;
@@ -43,7 +43,7 @@ PathResult regularization_path(const Matrix& X, const Matrix& Y, const PathOptio
 
   ColMatrix previous;
   for (double beta : grid) {
-    const ConvexProblem problem(X, Y, result.patterns, options.fit.formulation, beta, Loss(options.fit.loss));
+    const ConvexProblem problem = make_problem(X, Y, result.patterns, options.fit, beta);
     const bool warm = previous.size() > 0;
     const SolveResult solved = solve(problem, options.fit.solver_kind, options.fit.solver, warm ? &previous : nullptr);
     previous = solved.V;

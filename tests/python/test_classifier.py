@@ -91,7 +91,8 @@ def test_certificate_recomputed_in_numpy(data, formulation, loss, labels, n, n_p
     directions = [reference.residual_direction(loss, scores, Y)]
     if estimator.model_.dual_direction is not None:
         directions.append(estimator.model_.dual_direction)
-    dual = max(reference.dual_bound(Xp, Y, masks, groups, formulation, beta, theta, loss)[0] for theta in directions)
+    dual = max(reference.dual_bound(Xp, Y, masks, groups, formulation, beta, theta, loss, estimator.model_.penalty)[0]
+               for theta in directions)
     certificate = estimator.certificate_
     assert masks.shape[1] == estimator.n_patterns_
     assert primal == pytest.approx(certificate.primal, rel=1e-10)
@@ -100,14 +101,18 @@ def test_certificate_recomputed_in_numpy(data, formulation, loss, labels, n, n_p
     assert certificate.scope == "patterns"
 
 
-def test_binary_cross_entropy_reaches_the_logistic_optimum(data):
+@pytest.mark.parametrize("penalty, beta_ratio", [("group", 1.0), ("nuclear", 2 ** -0.5)])
+def test_binary_cross_entropy_reaches_the_logistic_optimum(data, penalty, beta_ratio):
     """With two classes the cross-entropy program (two score columns) and the logistic one (one)
     have the same optimum: each certificate's lower bound lies under the other's objective, and
-    the objectives agree to the gaps."""
+    the objectives agree to the gaps. The scores' difference X w is all that matters; the group
+    penalty pays ‖w‖ for it (u = ±w/2), the nuclear one ‖[w/2, −w/2]‖_* = ‖w‖/√2: cross-entropy
+    under the nuclear penalty at β is logistic at β/√2."""
     X, y, _ = data
     results = {}
     for loss in ("logistic", "cross-entropy"):
-        estimator = fitted(X, y, loss=loss, n_patterns=32, tol=1e-7)
+        beta = 1e-3 * (beta_ratio if loss == "logistic" else 1.0)
+        estimator = fitted(X, y, loss=loss, n_patterns=32, tol=1e-7, beta=beta, penalty=penalty)
         assert estimator.status_ == "converged"
         assert estimator.W2_.shape[0] == (1 if loss == "logistic" else 2)
         results[loss] = estimator.certificate_

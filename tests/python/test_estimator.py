@@ -34,7 +34,8 @@ def numpy_certificate(estimator, X_raw, y_raw):
     masks, signs = reference.pattern_masks(X, estimator.model_.pattern_gates, estimator.model_.pattern_signs)
     groups = reference.groups(estimator.formulation, masks.shape[1], Y.shape[1], signs)
     directions = [Y - Yhat] + [d for d in [estimator.model_.dual_direction] if d is not None]
-    dual = max(reference.dual_bound(X, Y, masks, groups, estimator.formulation, beta, theta)[0]
+    dual = max(reference.dual_bound(X, Y, masks, groups, estimator.formulation, beta, theta,
+                                    penalty=estimator.model_.penalty)[0]
                for theta in directions)
     return primal, dual
 
@@ -112,6 +113,28 @@ def test_to_torch_multi_output_and_no_bias(diabetes):
     np.testing.assert_allclose(torch_out, estimator.predict(X[:, [0, 1, 3, 4]]), rtol=1e-10, atol=1e-8)
 
 
+def test_several_outputs_share_gates_under_the_nuclear_penalty(diabetes):
+    # Three targets: the gated default is the nuclear program (units sharing a gate feed every
+    # output), certified against numpy's spectral norms; frobenius <= nuclear <= group.
+    X, y, _ = diabetes
+    Y = np.column_stack([y, X[:, 2] * 3.0 + X[:, 3], np.abs(X[:, 8])])
+    fits = {penalty: fitted(X, Y, n_patterns=32, beta=1e-2, penalty=penalty, tol=1e-7)
+            for penalty in ("auto", "frobenius", "group")}
+    nuclear = fits["auto"]
+    assert nuclear.model_.penalty == "nuclear" and nuclear.status_ == "converged"
+    primal, dual = numpy_certificate(nuclear, X, Y)
+    assert primal == pytest.approx(nuclear.certificate_.primal, rel=1e-10)
+    assert dual == pytest.approx(nuclear.certificate_.dual, rel=1e-8)
+    assert 0 <= (primal - dual) / primal <= 1e-7
+    assert np.any(np.count_nonzero(np.abs(nuclear.W2_) > 1e-12, axis=0) > 1), "no unit feeds several outputs"
+    assert fits["group"].model_.penalty == "group"
+    assert np.all(np.count_nonzero(fits["group"].W2_, axis=0) == 1)
+    assert fits["frobenius"].certificate_.dual <= nuclear.certificate_.primal
+    assert nuclear.certificate_.dual <= fits["group"].certificate_.primal
+    assert nuclear.certificate_.primal < fits["group"].certificate_.dual
+    assert clone(nuclear).get_params()["penalty"] == "auto"
+
+
 def test_to_torch_refuses_gated_networks(diabetes):
     X, y, _ = diabetes
     with pytest.raises(ValueError, match="gated ReLU network.*formulation='relu'"):
@@ -180,7 +203,9 @@ ERRORS = [
     (dict(n_patterns=0), "n_patterns must be a positive integer, got 0"),
     (dict(n_patterns="many"), "n_patterns must be a positive integer or 'all', got 'many'"),
     (dict(n_patterns="all"), "rank"),
-    (dict(solver="newton"), "solver must be one of 'auto', 'ipm', 'ws', 'apg', 'al', 'bcd'; got 'newton'"),
+    (dict(penalty="trace"), "penalty must be one of 'auto', 'nuclear', 'frobenius', 'group'; got 'trace'"),
+    (dict(formulation="relu", penalty="nuclear"), "the nuclear penalty is for the gated program"),
+    (dict(solver="lbfgs"), "solver must be one of 'auto', 'ipm', 'newton', 'ws', 'apg', 'al', 'bcd'; got 'lbfgs'"),
     (dict(solver="al"), "the augmented Lagrangian solver \\(al\\) is for the cone-constrained"),
     (dict(tol=-1.0), "tol"),
     (dict(max_iter=0), "max_iter must be a positive integer, got 0"),

@@ -134,6 +134,7 @@ std::string model_to_json(const Model& model) {
   j["format_version"] = Model::kFormatVersion;
   j["formulation"] = to_string(model.formulation);
   j["loss"] = model.loss;
+  j["penalty"] = model.penalty;
   j["beta"] = model.beta;
   j["features"] = model.feature_names;
   j["targets"] = model.target_names;
@@ -196,6 +197,10 @@ Model model_from_json(const std::string& text, const std::string& path) {
   m.loss = r.text(r.field(j, "loss", ""), "loss");
   const LossKind loss = r.convert("loss", [&] { return loss_kind_from_string(m.loss); });
   m.loss = to_string(loss);
+  if (j.contains("penalty")) {
+    m.penalty = r.text(j["penalty"], "penalty");
+    m.penalty = to_string(r.convert("penalty", [&] { return penalty_kind_from_string(m.penalty); }));
+  }
   m.beta = r.number(r.field(j, "beta", ""), "beta");
   if (!(m.beta > 0.0)) r.fail("beta", "must be positive");
   m.feature_names = r.strings(r.field(j, "features", ""), "features");

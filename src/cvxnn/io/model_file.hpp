@@ -35,6 +35,7 @@ struct Model {
 
   Formulation formulation = Formulation::gated;
   std::string loss = "squared";  ///< to_string(LossKind): squared, logistic or cross-entropy
+  std::string penalty = "group";  ///< to_string(PenaltyKind) of the program certified (absent in old files: group)
   /// A classifier's labels, increasing (loss logistic: 2, cross-entropy: one per output); empty
   /// for regression. target_names then holds the one label column.
   double beta = 0.0;
@@ -58,6 +59,7 @@ struct Model {
 
   bool classifier() const { return classes.size() > 0; }
   LossKind loss_kind() const { return loss_kind_from_string(loss); }
+  PenaltyKind penalty_kind() const { return penalty_kind_from_string(penalty); }
   /// The classes and the loss's encoding (InvalidInput for a regression model).
   LabelEncoding labels() const;
   /// Predictions in the units of the data from raw features (n×d_in): for a classifier, the

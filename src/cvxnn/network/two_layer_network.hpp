@@ -38,6 +38,10 @@ double network_objective(const TwoLayerNetwork& network, const Matrix& X, const 
 /// w1 = v_j / √‖v_j‖, w2 = s_j √‖v_j‖ e_{o_j} (gate g_{p_j} for gated programs). Balanced units
 /// have (β/2)(‖w1‖² + ‖w2‖²) = β‖v_j‖, so the network's objective equals the convex one when
 /// the cone constraints hold. Only groups of norm exactly zero are dropped.
+/// Under the frobenius and nuclear penalties each pattern's d×c block becomes up to min(d, c)
+/// units sharing its gate, one per singular value (a c-row second layer): their weight decay is
+/// the block's nuclear norm, so the network's objective equals the convex one for the nuclear
+/// penalty and exceeds it (unless every block has rank one) for the Frobenius penalty.
 TwoLayerNetwork to_network(const ConvexProblem& problem, const ColMatrix& V);
 
 }  // namespace cvxnn

@@ -43,7 +43,7 @@ ColMatrix group_correlations(const ConvexProblem& problem, const Matrix& theta) 
 
 Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta) {
   const ColMatrix G = group_correlations(problem, theta);
-  Vector norms = G.colwise().norm().transpose();
+  Vector norms = problem.penalty_norm().dual_norms(G);
   if (!problem.constrained()) return norms;
   const auto& groups = problem.op().groups();
   const double flops = 4.0 * double(problem.num_samples()) * double(problem.num_features()) *
@@ -60,8 +60,8 @@ double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& thet
 }
 
 double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix& G) {
+  if (!problem.constrained()) return problem.penalty_norm().max_dual_norm(G);
   const Vector upper = G.colwise().norm().transpose();
-  if (!problem.constrained()) return upper.size() ? upper.maxCoeff() : 0.0;
 
   std::vector<Index> order(static_cast<std::size_t>(upper.size()));
   std::iota(order.begin(), order.end(), Index{0});
@@ -111,7 +111,11 @@ double beta_max(const ConvexProblem& problem) {
 }
 
 CertificateScope scope_of(const ConvexProblem& problem) {
-  const bool global = problem.patterns().complete && problem.num_outputs() == 1 &&
+  // With c outputs only the block penalties bound (NC): a network's units sharing a gate cost at
+  // least the nuclear (≥ Frobenius) norm of their block, but a unit split by output costs
+  // ‖w1‖‖w2‖₁ ≥ ‖w1‖‖w2‖₂ under the group penalty (penalty.hpp).
+  const bool outputs_bounded = problem.num_outputs() == 1 || problem.penalty_norm().kind() != PenaltyKind::group;
+  const bool global = problem.patterns().complete && outputs_bounded &&
                       problem.formulation() != Formulation::signed_relu;
   return global ? CertificateScope::global : CertificateScope::patterns;
 }

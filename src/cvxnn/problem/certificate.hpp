@@ -4,6 +4,7 @@
 //
 //   max  −f*(−Z)   s.t. for every group j, with λ = n c β / 2,
 //     gated:         ‖s_j Xᵀ D_j tθ_{o_j}‖ ≤ λ
+//                    (frobenius / nuclear penalty: ‖Xᵀ D_i tΘ‖_F / ‖Xᵀ D_i tΘ‖₂ ≤ λ per pattern i)
 //     relu, signed:  min_{α ≥ 0} ‖s_j Xᵀ D_j tθ_{o_j} + Xᵀ (2D_j − I) α‖ ≤ λ     (one NNLS per group)
 //
 // For the squared loss, −f*(−Z) = (2/(n c)) (t⟨Θ, Y⟩ − ½ t² ‖Θ‖²): the familiar dual
@@ -16,8 +17,9 @@
 //
 // Scope: with every pattern of X enumerated, c = 1 and the gated or relu program, the bound is
 // also a lower bound on the network problem (NC) over all widths: (R) over all patterns equals
-// (NC) for any convex loss (Pilanci & Ergen 2020) and (G) relaxes (R). Otherwise it bounds the
-// program over the given patterns.
+// (NC) for any convex loss (Pilanci & Ergen 2020) and (G) relaxes (R). With c > 1 the same holds
+// for the gated program with a frobenius or nuclear penalty (penalty.hpp). Otherwise it bounds
+// the program over the given patterns.
 #pragma once
 
 #include <string>
@@ -42,7 +44,8 @@ struct Certificate {
   void set_dual(double lower_bound);
 };
 
-/// Exact dual-constraint values norm_j for direction Θ (n×c), one per group.
+/// Exact dual-constraint values for direction Θ (n×c), one per penalty block (a group, or a
+/// pattern's block under the frobenius and nuclear penalties).
 Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta);
 
 /// Largest dual-constraint value over groups (branch and bound: ‖s_j XᵀD_jθ‖ bounds the NNLS

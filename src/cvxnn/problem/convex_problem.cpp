@@ -29,19 +29,30 @@ const Matrix& checked_data(const Matrix& X, const Matrix& Y, const PatternSet& p
   return X;
 }
 
+Penalty checked_penalty(PenaltyKind kind, Formulation formulation, Index outputs) {
+  if (kind == PenaltyKind::group || outputs == 1) return Penalty();
+  if (formulation != Formulation::gated) {
+    throw InvalidInput("the " + to_string(kind) + " penalty is for the gated program with several outputs (units "
+                       "sharing a gate); the " + to_string(formulation) +
+                       " program's units each feed one output: use the group penalty");
+  }
+  return Penalty(kind, outputs);  // make_groups lists pattern i's c groups together: one block
+}
+
 }  // namespace
 
 ConvexProblem::ConvexProblem(Matrix X, Matrix Y, PatternSet patterns, Formulation formulation, double beta,
-                             Loss loss)
+                             Loss loss, PenaltyKind penalty)
     : X_((checked_data(X, Y, patterns, beta), loss.check_targets(Y), std::move(X))),
       Y_(std::move(Y)),
       patterns_(std::move(patterns)),
       formulation_(formulation),
       beta_(beta),
       loss_(loss),
+      penalty_(checked_penalty(penalty, formulation, Y_.cols())),
       op_(X_, patterns_.mask, make_groups(formulation, patterns_, Y_.cols()), Y_.cols()) {}
 
-double ConvexProblem::penalty(const ColMatrix& V) const { return beta_ * V.colwise().norm().sum(); }
+double ConvexProblem::penalty(const ColMatrix& V) const { return beta_ * penalty_.value(V); }
 
 double ConvexProblem::objective(const ColMatrix& V) const {
   Matrix yhat;

@@ -3,6 +3,9 @@
 //   min_V  F(V) = f(Ŷ(V)) + β Σ_j ‖v_j‖₂       Ŷ(V) = Σ_j s_j D_{p_j} X v_j e_{o_j}ᵀ
 //   s.t.   (2D_{p_j} − I) X v_j ≥ 0 for every group j           (relu and signed formulations only)
 //
+// or, for the gated program with c outputs, β Σ_i ‖U_i‖ over each pattern's d×c block U_i in the
+// Frobenius or nuclear norm (penalty.hpp).
+//
 // f is the data-fitting loss (loss.hpp): by default the squared loss (1/(n c)) ‖Ŷ − Y‖²_F,
 // PyTorch's MSELoss, so that β is exactly the weight decay of the network problem (NC); logistic
 // and cross-entropy for classification. The problem owns its data; solvers and certificates
@@ -14,15 +17,17 @@
 #include "cvxnn/problem/formulation.hpp"
 #include "cvxnn/problem/loss.hpp"
 #include "cvxnn/problem/pattern_operator.hpp"
+#include "cvxnn/problem/penalty.hpp"
 
 namespace cvxnn {
 
 class ConvexProblem {
  public:
   /// X: n×d preprocessed features (bias column included), Y: n×c targets in the loss's encoding
-  /// (Loss::check_targets), β > 0.
+  /// (Loss::check_targets), β > 0. A frobenius or nuclear penalty needs the gated formulation (its
+  /// blocks are the c groups of a pattern); with one output it is the group penalty.
   ConvexProblem(Matrix X, Matrix Y, PatternSet patterns, Formulation formulation, double beta,
-                Loss loss = Loss());
+                Loss loss = Loss(), PenaltyKind penalty = PenaltyKind::group);
   ConvexProblem(const ConvexProblem&) = delete;  // the operator refers to our members
   ConvexProblem& operator=(const ConvexProblem&) = delete;
 
@@ -34,6 +39,8 @@ class ConvexProblem {
   bool constrained() const { return has_cone_constraints(formulation_); }
   double beta() const { return beta_; }
   const Loss& datafit() const { return loss_; }
+  /// The norm whose β-multiple is the penalty: its blocks, prox and dual norm.
+  const Penalty& penalty_norm() const { return penalty_; }
   Index num_samples() const { return X_.rows(); }
   Index num_features() const { return X_.cols(); }
   Index num_outputs() const { return Y_.cols(); }
@@ -45,7 +52,7 @@ class ConvexProblem {
   Matrix loss_gradient(const Matrix& yhat) const { return loss_.gradient(yhat, Y_); }
   /// The dual direction Θ = −(n c / 2) ∇f(Ŷ) of an iterate (Y − Ŷ for the squared loss).
   Matrix dual_direction(const Matrix& yhat) const { return loss_.dual_direction(yhat, Y_); }
-  /// β Σ_j ‖v_j‖₂
+  /// β Σ_j ‖v_j‖₂, or β Σ_i ‖U_i‖ over the blocks
   double penalty(const ColMatrix& V) const;
   /// F(V) for the convex model (constraints not checked).
   double objective(const ColMatrix& V) const;
@@ -61,6 +68,7 @@ class ConvexProblem {
   Formulation formulation_;
   double beta_;
   Loss loss_;
+  Penalty penalty_;
   PatternOperator op_;
 };
 

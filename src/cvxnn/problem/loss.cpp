@@ -154,6 +154,34 @@ Matrix Loss::gradient(const Matrix& yhat, const Matrix& Y) const {
   return Matrix();
 }
 
+Matrix Loss::hessian_diagonal(const Matrix& yhat, const Matrix& Y) const {
+  const double n = double(Y.rows());
+  switch (kind_) {
+    case LossKind::squared: return Matrix::Constant(Y.rows(), Y.cols(), 2.0 / double(Y.size()));
+    case LossKind::logistic: {
+      Matrix h(Y.rows(), 1);
+      // σ(z)(1 − σ(z)) = σ(z)σ(−z): no cancellation for large |z|.
+      for (Index k = 0; k < Y.rows(); ++k) h(k, 0) = sigmoid(yhat(k, 0)) * sigmoid(-yhat(k, 0)) / n;
+      return h;
+    }
+    case LossKind::cross_entropy: {
+      Matrix h(Y.rows(), Y.cols());
+      Vector p;
+      for (Index k = 0; k < Y.rows(); ++k) {
+        softmax_row(yhat, k, p);
+        // 1 − p_l as the sum of the other probabilities: no cancellation when p_l is close to 1.
+        for (Index l = 0; l < Y.cols(); ++l) {
+          double others = 0.0;
+          for (Index m = 0; m < Y.cols(); ++m) others += m == l ? 0.0 : p(m);
+          h(k, l) = p(l) * others / n;
+        }
+      }
+      return h;
+    }
+  }
+  return Matrix();
+}
+
 void Loss::gradient_column(const Matrix& yhat, const Matrix& Y, Index output, Vector& out) const {
   const Index n = Y.rows();
   out.resize(n);

@@ -57,6 +57,10 @@ class Loss {
   /// f(to) − f(from) − ⟨∇f(from), to − from⟩ ≥ 0, computed without cancellation (the line
   /// searches compare it with tiny quadratic models near the optimum).
   double bregman(const Matrix& from, const Matrix& to, const Matrix& Y) const;
+  /// The diagonal of ∇²f(Ŷ), n×c: 2/(n c) (squared), σ(ŷ)(1 − σ(ŷ))/n (logistic: the whole
+  /// Hessian), p_l(1 − p_l)/n with p the row's softmax (cross-entropy, whose Hessian also has the
+  /// off-diagonal −p_l p_m/n within each row). The proximal Newton models' weights.
+  Matrix hessian_diagonal(const Matrix& yhat, const Matrix& Y) const;
   /// κ with ∇²f ⪯ κ I for n samples and c outputs.
   double curvature(Index n, Index c) const;
 

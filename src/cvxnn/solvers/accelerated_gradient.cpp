@@ -21,7 +21,7 @@ double LossPart::bregman(const Images& from, const Images& to) const {
   return problem_.datafit().bregman(from.yhat, to.yhat, problem_.Y());
 }
 
-void GroupNormProx::apply(ColMatrix& V, double tau) const { group_soft_threshold(V, tau); }
+void GroupNormProx::apply(ColMatrix& V, double tau) const { penalty_.prox(V, tau); }
 
 void ConeGroupNormProx::apply(ColMatrix& V, double tau) const {
   Matrix cone;
@@ -139,7 +139,7 @@ SolveResult solve_proximal_gradient(const ConvexProblem& problem, const SolverOp
     throw InvalidInput("solve_proximal_gradient: the warm start has the wrong shape");
   }
   LossPart smooth(problem);
-  const GroupNormProx group_norm;
+  const GroupNormProx group_norm(problem.penalty_norm());
   const ConeGroupNormProx cone_group_norm(problem);
   const GroupProx& prox = problem.constrained() ? static_cast<const GroupProx&>(cone_group_norm) : group_norm;
   if (problem.constrained()) prox.apply(state.V, 0.0);  // a warm start may lie outside the cones

@@ -52,17 +52,22 @@ class LossPart : public SmoothPart {
   const ConvexProblem& problem_;
 };
 
-/// The prox of τ Σ_j r_j(v_j) applied column-wise.
+/// The prox of τ Σ_b r_b(V_b) applied block-wise (a block is a group, or a pattern's d×c block).
 class GroupProx {
  public:
   virtual ~GroupProx() = default;
   virtual void apply(ColMatrix& V, double tau) const = 0;
 };
 
-/// r_j = ‖·‖₂: group soft-thresholding.
+/// r_b = the program's penalty norm (penalty.hpp): group soft-thresholding, or singular-value
+/// soft-thresholding of each pattern's block for the nuclear norm.
 class GroupNormProx : public GroupProx {
  public:
+  explicit GroupNormProx(Penalty penalty = Penalty()) : penalty_(penalty) {}
   void apply(ColMatrix& V, double tau) const override;
+
+ private:
+  Penalty penalty_;
 };
 
 /// r_j = ‖·‖₂ + ι_{K_j}, K_j = {v : (2D_{p_j} − I) X v ≥ 0}. For a closed convex cone the prox is
@@ -100,8 +105,8 @@ int run_proximal_gradient(const ConvexProblem& problem, const SmoothPart& smooth
 /// Column-wise group soft-thresholding: the prox of τ Σ_j ‖v_j‖.
 void group_soft_threshold(ColMatrix& V, double tau);
 
-/// Solves any program to a relative duality gap of options.tol: the gated one with group
-/// soft-thresholding, the cone-constrained ones with the projected prox (feasible iterates).
+/// Solves any program to a relative duality gap of options.tol: the gated one with its penalty's
+/// prox, the cone-constrained ones with the projected prox (feasible iterates).
 SolveResult solve_proximal_gradient(const ConvexProblem& problem, const SolverOptions& options,
                                     const ColMatrix* warm_start = nullptr);
 

@@ -85,36 +85,47 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
   // Ŷ, kept current after every block step (for the squared loss, as the residual Ŷ − Y).
   Matrix residual = squared ? Matrix(yhat - problem.Y()) : yhat;
 
-  // One prox-gradient step on group j; returns whether v_j changed.
-  Vector x_dot_r(X.rows()), loss_column;
-  auto step = [&](Index j) {
-    const Group& g = groups[static_cast<std::size_t>(j)];
-    const double L = kappa * curvature(g.pattern);
-    if (L <= 0.0) return false;  // the pattern sees only zero rows: v_j does not matter
-    Vector masked_r(X.rows());
-    if (squared) {
-      for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, g.pattern) ? residual(k, g.output) : 0.0;
-    } else {
-      loss.gradient_column(residual, problem.Y(), g.output, loss_column);
-      for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, g.pattern) ? loss_column(k) : 0.0;
+  // One prox-gradient step on block b (a group, or a pattern's c groups under the frobenius and
+  // nuclear penalties); returns whether it changed. The block's curvature is κ λ_max(XᵀD_iX)
+  // whatever its width: the loss's Hessian in Ŷ is bounded by κ I (loss.hpp).
+  const Penalty& penalty = problem.penalty_norm();
+  const Index width = penalty.block_size();
+  Vector x_dot_r(X.rows()), loss_column, masked_r(X.rows());
+  ColMatrix z(X.cols(), width), delta(X.cols(), width);
+  auto step = [&](Index b) {
+    const Index first = b * width;
+    const Index pattern = groups[static_cast<std::size_t>(first)].pattern;
+    const double L = kappa * curvature(pattern);
+    if (L <= 0.0) return false;  // the pattern sees only zero rows: the block does not matter
+    auto old = result.V.middleCols(first, width);
+    for (Index q = 0; q < width; ++q) {
+      const Group& g = groups[static_cast<std::size_t>(first + q)];
+      if (squared) {
+        for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, pattern) ? residual(k, g.output) : 0.0;
+      } else {
+        loss.gradient_column(residual, problem.Y(), g.output, loss_column);
+        for (Index k = 0; k < X.rows(); ++k) masked_r(k) = mask(k, pattern) ? loss_column(k) : 0.0;
+      }
+      z.col(q) = old.col(q) - ((squared ? scale : 1.0) * g.sign / L) * (X.transpose() * masked_r);
     }
-    const Vector grad = (squared ? scale : 1.0) * g.sign * (X.transpose() * masked_r);
-    const Vector old = result.V.col(j);
-    Vector z = old - grad / L;
     const double tau = beta / L;
-    if (old.squaredNorm() == 0.0 && z.norm() <= tau) return false;  // stays at zero, no projection needed
-    if (problem.constrained()) z = project_onto_cone(X, mask, g.pattern, z);
-    const double norm = z.norm();
-    Vector next = norm <= tau ? Vector::Zero(z.size()) : Vector((1.0 - tau / norm) * z);
-    const Vector delta = next - old;
+    // The prox of τ‖·‖ is zero exactly when the dual norm is at most τ: stays at zero, no projection.
+    if ((old.array() == 0.0).all() && penalty.dual_norm(z) <= tau) return false;
+    if (problem.constrained()) z.col(0) = project_onto_cone(X, mask, pattern, z.col(0));  // one group per block
+    penalty.prox_block(z, tau);
+    delta = z - old;
     if (delta.squaredNorm() == 0.0) return false;
-    result.V.col(j) = next;
-    x_dot_r.noalias() = X * delta;
-    for (Index k = 0; k < X.rows(); ++k) {
-      if (mask(k, g.pattern)) residual(k, g.output) += g.sign * x_dot_r(k);
+    old = z;
+    for (Index q = 0; q < width; ++q) {
+      const Group& g = groups[static_cast<std::size_t>(first + q)];
+      x_dot_r.noalias() = X * delta.col(q);
+      for (Index k = 0; k < X.rows(); ++k) {
+        if (mask(k, pattern)) residual(k, g.output) += g.sign * x_dot_r(k);
+      }
     }
     return true;
   };
+  const Index blocks = J / width;
 
   DualTracker duals(problem);
   result.status = SolveStatus::max_iterations;
@@ -140,13 +151,13 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
       result.status = SolveStatus::time_limit;
       break;
     }
-    for (Index j = 0; j < J; ++j) step(j);
+    for (Index b = 0; b < blocks; ++b) step(b);
     std::vector<Index> working_set;
-    for (Index j = 0; j < J; ++j) {
-      if (result.V.col(j).squaredNorm() > 0.0) working_set.push_back(j);
+    for (Index b = 0; b < blocks; ++b) {
+      if (!(result.V.middleCols(b * width, width).array() == 0.0).all()) working_set.push_back(b);
     }
     for (int sweep = 0; sweep < kWorkingSetSweeps; ++sweep) {
-      for (Index j : working_set) step(j);
+      for (Index b : working_set) step(b);
     }
   }
   result.dual_direction = duals.best_direction();

@@ -7,7 +7,8 @@
 // own Lipschitz constant L_j = κ λ_max(Xᵀ D_{p_j} X), κ the loss's curvature bound (2/(n c) for
 // the squared loss, where the step is exact on the block's quadratic; 1/(4n) logistic, 1/(2n)
 // cross-entropy, where it minimises a majorisation as gglasso's GMD does: Yang & Zou, Stat.
-// Comput. 2015), keeping the predictions up to date.
+// Comput. 2015), keeping the predictions up to date. Under the frobenius and nuclear penalties
+// (penalty.hpp) a block is a pattern's d×c weights and its step the same with that norm's prox.
 // For a closed convex cone K, prox of τ‖·‖ + ι_K is the radial shrinkage of the projection:
 // (1 − τ/‖Π_K z‖)₊ Π_K z, and Π_K z = z + Gᵀα* with α* = argmin_{α≥0} ‖z + Gᵀα‖ (Moreau's
 // decomposition; one NNLS, see nnls.hpp). Iterates are therefore always feasible: the convex

@@ -644,6 +644,7 @@ double interior_point_memory_bytes(const ConvexProblem& problem) {
 
 bool interior_point_affordable(const ConvexProblem& problem) {
   if (problem.datafit().kind() != LossKind::squared) return false;
+  if (problem.penalty_norm().kind() != PenaltyKind::group) return false;
   return interior_point_step_flops(problem) <= 2e10 && interior_point_memory_bytes(problem) <= 2.0 * 1024 * 1024 * 1024;
 }
 
@@ -687,6 +688,10 @@ SolveResult solve_interior_point(const ConvexProblem& problem, const SolverOptio
   if (problem.datafit().kind() != LossKind::squared) {
     throw InvalidInput("the interior-point solver handles the squared loss only, not " + to_string(problem.datafit().kind()) +
                        "; use --solver ws, apg, bcd or al (auto picks one)");
+  }
+  if (problem.penalty_norm().kind() != PenaltyKind::group) {  // one second-order cone per group
+    throw InvalidInput("the interior-point solver handles the group penalty only, not " +
+                       to_string(problem.penalty_norm().kind()) + "; use --solver ws, apg or bcd (auto picks one)");
   }
   constexpr double kMaxBytes = 16.0 * 1024 * 1024 * 1024;
   if (const double bytes = interior_point_memory_bytes(problem); bytes > kMaxBytes) {

@@ -13,21 +13,6 @@
 
 namespace cvxnn {
 
-namespace {
-
-void soft_threshold_columns(ColMatrix& V, double tau) {
-  for (Index j = 0; j < V.cols(); ++j) {
-    const double norm = V.col(j).norm();
-    if (norm <= tau) {
-      V.col(j).setZero();
-    } else {
-      V.col(j) *= 1.0 - tau / norm;
-    }
-  }
-}
-
-}  // namespace
-
 SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::vector<Index>& groups,
                                       const SolverOptions& options, const ColMatrix* warm,
                                       RestrictedGradientState& state, bool single_precision, Matrix* yhat_out) {
@@ -47,6 +32,12 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   const double nc = double(Y.size());
   const double lambda = nc * problem.beta() / 2.0;
   const double units = 2.0 / nc;
+  // The penalty's blocks (a pattern's c groups under the frobenius and nuclear norms) stay whole:
+  // the working set passes whole patterns.
+  const Penalty& penalty = problem.penalty_norm();
+  if (static_cast<Index>(groups.size()) % penalty.block_size() != 0) {
+    throw InvalidInput("restricted gradient: the groups do not form whole penalty blocks");
+  }
 
   // The groups of W over a compact mask holding only W's patterns, in increasing order, so that
   // the operator's panels see consecutive mask columns (vector loads; a gathered panel reads its
@@ -119,7 +110,7 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
 
   // Certificate: primal at x, best dual so far (from the residual at the last gradient point).
   const auto certify = [&](int iteration) {
-    const double primal = 0.5 * (yhat_x - Y).squaredNorm() + lambda * x.colwise().norm().sum();
+    const double primal = 0.5 * (yhat_x - Y).squaredNorm() + lambda * penalty.value(x);
     Certificate& cert = result.certificate;
     cert.primal = units * primal;
     cert.set_dual(units * best_dual);
@@ -144,7 +135,7 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
     const double r_y = (R.array() * Y.array()).sum();
     const double r_sq = R.squaredNorm();
     if (!(r_sq > 0.0) || !(r_y > 0.0)) return;
-    const double max_norm = correlations.cols() > 0 ? correlations.colwise().norm().maxCoeff() : 0.0;
+    const double max_norm = penalty.max_dual_norm(correlations);
     const double scale = std::min(r_y / r_sq, max_norm > 0.0 ? lambda / max_norm : std::numeric_limits<double>::infinity());
     const double dual = scale * r_y - 0.5 * scale * scale * r_sq;
     if (dual > best_dual) {
@@ -189,7 +180,7 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
 
     for (int trial = 0;; ++trial) {
       x_next = y + grad / L;
-      soft_threshold_columns(x_next, lambda / L);
+      penalty.prox(x_next, lambda / L);
       forward(x_next, yhat_next);
       const double step_sq = (x_next - y).squaredNorm();
       // In float32 the image difference carries rounding of about 1e-6 ‖Ŷ‖ (sums of d float32

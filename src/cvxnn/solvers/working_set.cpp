@@ -41,7 +41,7 @@ std::unique_ptr<ConvexProblem> restrict_to(const ConvexProblem& problem, const s
   subset.seed = all.seed;
   subset.complete = false;
   return std::make_unique<ConvexProblem>(problem.X(), problem.Y(), std::move(subset), problem.formulation(),
-                                         problem.beta(), problem.datafit());
+                                         problem.beta(), problem.datafit(), problem.penalty_norm().kind());
 }
 
 // ‖D_i X‖_F for every pattern: an upper bound on ‖D_i X‖₂ for the screening radius, from one pass
@@ -114,9 +114,12 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
   const Index per_pattern = P > 0 ? J / P : 0;  // make_groups lists each pattern's groups together
   const double nc = double(problem.Y().size());
   const double lambda = nc * problem.beta() / 2.0;
-  // The largest unconstrained constraint value ‖s_j XᵀD_iθ_{o_j}‖ over pattern i's groups.
-  const auto largest_correlation = [per_pattern](const ColMatrix& correlations, Index i) {
-    return correlations.middleCols(i * per_pattern, per_pattern).colwise().norm().maxCoeff();
+  // The largest unconstrained constraint value over pattern i's penalty blocks: ‖s_j XᵀD_iθ_{o_j}‖
+  // per group, or the Frobenius / spectral norm of XᵀD_iΘ. Each is at most ‖D_iX‖_F ‖Θ‖_F, which
+  // is what the screening radius below needs.
+  const Penalty& penalty = problem.penalty_norm();
+  const auto largest_correlation = [&penalty, per_pattern](const ColMatrix& correlations, Index i) {
+    return penalty.max_dual_norm(correlations.middleCols(i * per_pattern, per_pattern));
   };
 
   SolveResult result;
