@@ -20,23 +20,11 @@
 namespace cvxnn {
 namespace {
 
-Matrix labels_for(const Matrix& X, LossKind kind, Index classes, std::uint64_t seed) {
-  const Matrix scores = test::planted_targets(X, kind == LossKind::logistic ? 1 : classes, seed, 4, 0.5);
-  if (kind == LossKind::logistic) return scores.unaryExpr([](double s) { return s >= 0.0 ? 1.0 : -1.0; });
-  Matrix Y = Matrix::Zero(X.rows(), classes);
-  for (Index k = 0; k < X.rows(); ++k) {
-    Index label = 0;
-    scores.row(k).maxCoeff(&label);
-    Y(k, label) = 1.0;
-  }
-  return Y;
-}
-
 TEST(LossHessianDiagonal, MatchesFiniteDifferencesOfTheGradient) {
   const Matrix X = test::random_features(12, 2, true, 3);
   for (LossKind kind : {LossKind::squared, LossKind::logistic, LossKind::cross_entropy}) {
     const Index c = kind == LossKind::logistic ? 1 : 3;
-    const Matrix Y = kind == LossKind::squared ? test::random_matrix(12, c, 4) : labels_for(X, kind, c, 5);
+    const Matrix Y = kind == LossKind::squared ? test::random_matrix(12, c, 4) : test::class_targets(X, kind, c, 5);
     const Loss loss(kind);
     const Matrix yhat = 3.0 * test::random_matrix(12, c, 6);
     const Matrix h = loss.hessian_diagonal(yhat, Y);
@@ -63,7 +51,7 @@ class ProximalNewton : public ::testing::TestWithParam<std::tuple<LossKind, Form
 TEST_P(ProximalNewton, CertifiesAndAgreesWithAFirstOrderSolver) {
   const auto [kind, formulation] = GetParam();
   Matrix X = test::random_features(40, 2, true, 80);
-  Matrix Y = labels_for(X, kind, 3, 81);
+  Matrix Y = test::class_targets(X, kind, 3, 81);
   PatternSet set = test::random_pattern_set(X, 10, 82);
   const ConvexProblem p(std::move(X), std::move(Y), std::move(set), formulation, 4e-3, Loss(kind));
   const std::string what = to_string(kind) + " " + to_string(formulation);
@@ -129,8 +117,8 @@ TEST(ProximalNewtonRefusals, SquaredLossAndBlockPenalties) {
   test::expect_throws_with<InvalidInput>([&] { solve_proximal_newton(squared, SolverOptions()); },
                                          {"logistic loss", "ipm"});
   EXPECT_FALSE(proximal_newton_affordable(squared));
-  const ConvexProblem cross_entropy(X, labels_for(X, LossKind::cross_entropy, 3, 98), set, Formulation::gated, 1e-2,
-                                    Loss(LossKind::cross_entropy), PenaltyKind::group);
+  const ConvexProblem cross_entropy(X, test::class_targets(X, LossKind::cross_entropy, 3, 98), set,
+                                    Formulation::gated, 1e-2, Loss(LossKind::cross_entropy), PenaltyKind::group);
   test::expect_throws_with<InvalidInput>([&] { solve_proximal_newton(cross_entropy, SolverOptions()); },
                                          {"logistic loss only"});
   EXPECT_FALSE(proximal_newton_affordable(cross_entropy));

@@ -23,24 +23,10 @@
 namespace cvxnn {
 namespace {
 
-// Labels from a planted ReLU network's scores (with noise, so the data is not separable):
-// logistic → ±1 column, cross-entropy → one-hot over `classes`.
-Matrix class_targets(const Matrix& X, LossKind kind, Index classes, std::uint64_t seed) {
-  const Matrix scores = test::planted_targets(X, kind == LossKind::logistic ? 1 : classes, seed, 4, 0.5);
-  if (kind == LossKind::logistic) return scores.unaryExpr([](double s) { return s >= 0.0 ? 1.0 : -1.0; });
-  Matrix Y = Matrix::Zero(X.rows(), classes);
-  for (Index k = 0; k < X.rows(); ++k) {
-    Index label = 0;
-    scores.row(k).maxCoeff(&label);
-    Y(k, label) = 1.0;
-  }
-  return Y;
-}
-
 std::unique_ptr<ConvexProblem> classification_problem(LossKind kind, Formulation formulation, double beta,
                                                       std::uint64_t seed, Index classes = 3) {
   Matrix X = test::random_features(40, 2, true, seed);
-  Matrix Y = class_targets(X, kind, classes, seed + 1);
+  Matrix Y = test::class_targets(X, kind, classes, seed + 1);
   PatternSet set = test::random_pattern_set(X, 10, seed + 2);
   return std::make_unique<ConvexProblem>(std::move(X), std::move(Y), std::move(set), formulation, beta, Loss(kind));
 }

@@ -84,6 +84,20 @@ inline PatternSet random_pattern_set(const Matrix& X, Index count, std::uint64_t
   return make_pattern_set(X, gates, PatternSource::given);
 }
 
+/// Class labels from a planted ReLU network's scores (noise 0.5, so the data is not separable) in
+/// the loss's encoding: logistic → a ±1 column, cross-entropy → one-hot rows over `classes`.
+inline Matrix class_targets(const Matrix& X, LossKind kind, Index classes, std::uint64_t seed) {
+  const Matrix scores = planted_targets(X, kind == LossKind::logistic ? 1 : classes, seed, 4, 0.5);
+  if (kind == LossKind::logistic) return scores.unaryExpr([](double s) { return s >= 0.0 ? 1.0 : -1.0; });
+  Matrix Y = Matrix::Zero(X.rows(), classes);
+  for (Index k = 0; k < X.rows(); ++k) {
+    Index label = 0;
+    scores.row(k).maxCoeff(&label);
+    Y(k, label) = 1.0;
+  }
+  return Y;
+}
+
 /// A small random program: n samples, d_in Gaussian features plus a bias column, targets from a
 /// planted ReLU network, `gates` Gaussian gates (with random signs for the signed program).
 inline std::unique_ptr<ConvexProblem> random_problem(Formulation formulation, Index n, Index d_in, Index outputs,
