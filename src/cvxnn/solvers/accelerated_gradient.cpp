@@ -150,16 +150,8 @@ SolveResult solve_proximal_gradient(const ConvexProblem& problem, const SolverOp
     result.certificate = duals.certify(primal, images.yhat);
     IterationRecord record{iteration, elapsed(), primal, result.certificate.dual, result.certificate.relative_gap, 0.0};
     result.history.push_back(record);
-    if (result.certificate.relative_gap <= options.tol) {
-      result.status = SolveStatus::converged;
-      return true;
-    }
-    if (options.callback && !options.callback(record)) {
-      result.status = SolveStatus::stopped;
-      return true;
-    }
-    if (record.seconds >= options.time_limit) {
-      result.status = SolveStatus::time_limit;
+    if (const auto why = stop_reason(options, record)) {
+      result.status = *why;
       return true;
     }
     return false;

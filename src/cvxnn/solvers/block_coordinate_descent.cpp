@@ -138,19 +138,11 @@ SolveResult solve_block_coordinate(const ConvexProblem& problem, const SolverOpt
     const IterationRecord record{pass, elapsed(), primal, result.certificate.dual, result.certificate.relative_gap, 0.0};
     result.history.push_back(record);
     result.iterations = pass;
-    if (result.certificate.relative_gap <= options.tol) {
-      result.status = SolveStatus::converged;
+    if (const auto why = stop_reason(options, record)) {
+      result.status = *why;
       break;
     }
     if (pass >= options.max_iter) break;
-    if (options.callback && !options.callback(record)) {
-      result.status = SolveStatus::stopped;
-      break;
-    }
-    if (record.seconds >= options.time_limit) {
-      result.status = SolveStatus::time_limit;
-      break;
-    }
     for (Index b = 0; b < blocks; ++b) step(b);
     std::vector<Index> working_set;
     for (Index b = 0; b < blocks; ++b) {

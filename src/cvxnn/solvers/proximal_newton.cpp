@@ -123,16 +123,8 @@ SolveResult solve_proximal_newton(const ConvexProblem& problem, const SolverOpti
     const IterationRecord record{result.iterations, elapsed(), objective, result.certificate.dual,
                                  result.certificate.relative_gap, violation};
     result.history.push_back(record);
-    if (result.certificate.relative_gap <= options.tol) {
-      result.status = SolveStatus::converged;
-      break;
-    }
-    if (options.callback && !options.callback(record)) {
-      result.status = SolveStatus::stopped;
-      break;
-    }
-    if (record.seconds >= options.time_limit) {
-      result.status = SolveStatus::time_limit;
+    if (const auto why = stop_reason(options, record)) {
+      result.status = *why;
       break;
     }
     if (result.iterations >= options.max_iter || step >= kMaxOuterSteps) break;

@@ -28,6 +28,13 @@ SolveStatus solve_status_from_string(const std::string& name) {
   throw InvalidInput("unknown solver status '" + name + "'");
 }
 
+std::optional<SolveStatus> stop_reason(const SolverOptions& options, const IterationRecord& record) {
+  if (record.relative_gap <= options.tol) return SolveStatus::converged;
+  if (options.callback && !options.callback(record)) return SolveStatus::stopped;
+  if (record.seconds >= options.time_limit) return SolveStatus::time_limit;
+  return std::nullopt;
+}
+
 std::string SolverOptions::check() const {
   if (!(tol > 0.0) || !std::isfinite(tol)) return "tol must be a positive number, got " + fmt::format("{}", tol);
   if (max_iter < 1) return "max_iter must be at least 1, got " + std::to_string(max_iter);

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ struct SolverOptions {
   /// Returns an empty string when valid, else what is wrong (liblinear's check_parameter).
   std::string check() const;
 };
+
+/// Whether a solver stops at this check: converged (gap ≤ tol), stopped (the callback returned
+/// false) or time_limit, asked in that order; empty to go on. Each solver adds its own reasons
+/// (iteration caps, stalls) around it.
+std::optional<SolveStatus> stop_reason(const SolverOptions& options, const IterationRecord& record);
 
 struct SolveResult {
   ColMatrix V;  ///< d×J, column j = weights of group j
