@@ -29,6 +29,7 @@
 #include "cvxnn/model.hpp"
 #include "cvxnn/patterns/enumerate.hpp"
 #include "cvxnn/patterns/pattern_set.hpp"
+#include "bridge.hpp"
 #include "cv_bindings.hpp"
 
 namespace py = pybind11;
@@ -71,38 +72,24 @@ py::object matrix_or_none(const Matrix& M) {
   return py::cast(M);
 }
 
-// Owns the Python progress callback and whatever exception interrupted the solve. Built and
-// destroyed with the GIL held; its SolverCallback is the only part that runs without it.
+// The solvers' progress callback in Python (bridge.hpp: signals, the GIL, a pending exception).
 class SolveBridge {
  public:
   explicit SolveBridge(py::object progress) : progress_(std::move(progress)) {}
 
   SolverCallback callback() {
     return [this](const IterationRecord& record) -> bool {
-      py::gil_scoped_acquire gil;
-      try {
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        if (!progress_.is_none()) {
-          const py::object answer = progress_(record_to_dict(record));
-          // Returning False stops the solve, as the C++ callbacks do; None (no return) goes on.
-          if (!answer.is_none() && !answer.cast<bool>()) return false;
-        }
-        return true;
-      } catch (...) {
-        pending_ = std::current_exception();
-        return false;
-      }
+      return bridge_.guarded([&] {
+        return progress_.is_none() || PythonCallbackBridge::goes_on(progress_(record_to_dict(record)));
+      });
     };
   }
 
-  // With the GIL held, after the solver returned: raise what stopped it, if anything did.
-  void raise_pending() {
-    if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
-  }
+  void raise_pending() { bridge_.raise_pending(); }
 
  private:
   py::object progress_;
-  std::exception_ptr pending_;
+  PythonCallbackBridge bridge_;
 };
 
 SolverOptions solver_options(double tol, int max_iter, double time_limit) {

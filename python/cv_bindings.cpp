@@ -5,6 +5,8 @@
 // (every later solve stops at its first check, the final fit is skipped) and is raised again here.
 #include "cv_bindings.hpp"
 
+#include "bridge.hpp"
+
 #include <pybind11/eigen.h>
 #include <pybind11/stl.h>
 
@@ -23,56 +25,33 @@ using namespace pybind11::literals;
 namespace cvxnn {
 namespace {
 
-// Holds the exception that interrupted the run; built and used with the GIL held except for the
-// two callbacks, which take it.
+// The solvers' callback only looks for Ctrl-C; the per-point callback also calls the user's
+// progress function (bridge.hpp keeps whatever either raised).
 class CrossValidationBridge {
  public:
   explicit CrossValidationBridge(py::object progress) : progress_(std::move(progress)) {}
 
   SolverCallback solver_callback() {
-    return [this](const IterationRecord&) -> bool {
-      py::gil_scoped_acquire gil;
-      return check_signals();
-    };
+    return [this](const IterationRecord&) -> bool { return bridge_.guarded([] { return true; }); };
   }
 
   std::function<bool(const CrossValidationProgress&)> progress_callback() {
     return [this](const CrossValidationProgress& p) -> bool {
-      py::gil_scoped_acquire gil;
-      if (!check_signals()) return false;
-      if (progress_.is_none()) return true;
-      try {
-        const py::object answer = progress_(py::dict("fold"_a = p.fold, "folds"_a = p.folds, "point"_a = p.point,
-                                                     "points"_a = p.points, "beta"_a = p.beta,
-                                                     "validation_loss"_a = p.validation_loss,
-                                                     "relative_gap"_a = p.relative_gap));
-        // False stops the run, as the C++ callback's false does; None goes on.
-        return answer.is_none() || answer.cast<bool>();
-      } catch (...) {
-        pending_ = std::current_exception();
-        return false;
-      }
+      return bridge_.guarded([&] {
+        if (progress_.is_none()) return true;
+        return PythonCallbackBridge::goes_on(
+            progress_(py::dict("fold"_a = p.fold, "folds"_a = p.folds, "point"_a = p.point, "points"_a = p.points,
+                               "beta"_a = p.beta, "validation_loss"_a = p.validation_loss,
+                               "relative_gap"_a = p.relative_gap)));
+      });
     };
   }
 
-  void raise_pending() {
-    if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
-  }
+  void raise_pending() { bridge_.raise_pending(); }
 
  private:
-  bool check_signals() {
-    if (pending_) return false;
-    try {
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-      return true;
-    } catch (...) {
-      pending_ = std::current_exception();
-      return false;
-    }
-  }
-
   py::object progress_;
-  std::exception_ptr pending_;
+  PythonCallbackBridge bridge_;
 };
 
 }  // namespace
