@@ -87,7 +87,7 @@ struct ProgramFlags {
         ->check(CLI::IsMember({"gaussian", "network"}));
     app.add_option("--solver", solver,
                    "ipm: interior point (squared loss); newton: proximal Newton with ipm on its weighted "
-                   "least-squares models (logistic, cross-entropy); ws: working set of patterns around "
+                   "least-squares models (logistic loss); ws: working set of patterns around "
                    "ipm/newton/apg/al, certified on all patterns; apg: accelerated proximal gradient; al: "
                    "augmented Lagrangian (relu/signed); bcd: block coordinate descent. auto: ipm or newton when "
                    "their Newton systems are affordable (about n²·patterns·d ≤ 2e10 flops, group penalty), else ws")

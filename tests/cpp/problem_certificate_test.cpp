@@ -243,6 +243,29 @@ TEST(Nnls, KktOnWideProblems) {
   }
 }
 
+TEST(Nnls, PatternConeReadInPlaceMatchesTheExplicitMatrix) {
+  // nnls_pattern_cone reads the generators ±x_k from X and the mask; the reference forms
+  // A = Xᵀ(2D − I) explicitly and checks against brute force (small n) or KKT (large n).
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 60; ++trial) {
+    const Index n = trial < 40 ? 2 + static_cast<Index>(rng() % 7) : 200;
+    const Index d = 2 + static_cast<Index>(rng() % 3);
+    const Matrix X = test::random_matrix(n, d, rng());
+    Mask mask(n, 3);
+    for (Index k = 0; k < n; ++k)
+      for (Index i = 0; i < 3; ++i) mask(k, i) = static_cast<std::uint8_t>(rng() % 2);
+    const Index pattern = static_cast<Index>(rng() % 3);
+    Eigen::MatrixXd A(d, n);
+    for (Index k = 0; k < n; ++k) A.col(k) = (mask(k, pattern) ? 1.0 : -1.0) * X.row(k).transpose();
+    const Eigen::VectorXd b = test::random_matrix(d, 1, rng());
+    const NnlsResult r = nnls_pattern_cone(X, mask, pattern, b);
+    const std::string what = "trial " + std::to_string(trial);
+    if (n <= 8) EXPECT_NEAR(r.residual_norm, test::brute_force_nnls(A, b), 1e-10 * (1.0 + b.norm())) << what;
+    EXPECT_NEAR(r.residual_norm, (A * r.x - b).norm(), 1e-12 * (1.0 + b.norm())) << what;
+    expect_nnls_kkt(A, b, r, what);
+  }
+}
+
 TEST(Nnls, DegenerateCases) {
   const Eigen::MatrixXd A = test::random_matrix(3, 5, 8);
   const NnlsResult zero_b = nnls(A, Eigen::VectorXd::Zero(3));

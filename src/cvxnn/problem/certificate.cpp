@@ -24,13 +24,7 @@ namespace {
 
 // min_{α ≥ 0} ‖c + Xᵀ(2D − I) α‖ for the pattern in column `pattern` of the mask.
 double cone_dual_norm(const ConvexProblem& problem, Index pattern, const Vector& c) {
-  const Matrix& X = problem.X();
-  const Mask& mask = problem.patterns().mask;
-  Eigen::MatrixXd A(X.cols(), X.rows());
-  for (Index k = 0; k < X.rows(); ++k) {
-    A.col(k) = mask(k, pattern) ? X.row(k).transpose() : Vector(-X.row(k).transpose());
-  }
-  return nnls(A, -c).residual_norm;
+  return nnls_pattern_cone(problem.X(), problem.patterns().mask, pattern, -c).residual_norm;
 }
 
 }  // namespace
@@ -53,6 +47,16 @@ Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta) 
     norms(j) = cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j));
   }
   return norms;
+}
+
+double pattern_constraint_value(const ConvexProblem& problem, const ColMatrix& G, Index pattern) {
+  const Index P = problem.patterns().num_patterns();
+  const Index per_pattern = P > 0 ? G.cols() / P : 0;  // make_groups lists each pattern's groups together
+  const auto columns = G.middleCols(pattern * per_pattern, per_pattern);
+  if (!problem.constrained()) return problem.penalty_norm().max_dual_norm(columns);
+  double largest = 0.0;
+  for (Index l = 0; l < per_pattern; ++l) largest = std::max(largest, cone_dual_norm(problem, pattern, columns.col(l)));
+  return largest;
 }
 
 double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& theta) {

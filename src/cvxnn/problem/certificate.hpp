@@ -48,6 +48,10 @@ struct Certificate {
 /// pattern's block under the frobenius and nuclear penalties).
 Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta);
 
+/// The exact dual-constraint value of one pattern from the correlations (group_correlations
+/// below): the largest over its penalty blocks, the NNLS value for the cone programs.
+double pattern_constraint_value(const ConvexProblem& problem, const ColMatrix& correlations, Index pattern);
+
 /// Largest dual-constraint value over groups (branch and bound: ‖s_j XᵀD_jθ‖ bounds the NNLS
 /// value from above, so the NNLS is only solved for groups that could raise the maximum).
 double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& theta);

@@ -9,6 +9,8 @@
 
 #include <Eigen/Core>
 
+#include "cvxnn/core/types.hpp"
+
 namespace cvxnn {
 
 struct NnlsResult {
@@ -20,5 +22,11 @@ struct NnlsResult {
 
 /// A: m×n (m small, n large is the intended shape), b: m.
 NnlsResult nnls(const Eigen::MatrixXd& A, const Eigen::VectorXd& b, int max_iterations = 0);
+
+/// The same with A = Xᵀ(2D − I) for pattern `pattern` of `mask` (D its diagonal): column k is
+/// x_k where mask(k, pattern) = 1 and −x_k elsewhere. Read from X in place: no d×n matrix per
+/// call, which is most of the work when the certificates solve thousands of these.
+NnlsResult nnls_pattern_cone(const Matrix& X, const Mask& mask, Index pattern, const Eigen::VectorXd& b,
+                             int max_iterations = 0);
 
 }  // namespace cvxnn

@@ -44,17 +44,14 @@ WeightedModel weighted_model(const Matrix& X, const Matrix& yhat, const Matrix& 
 
 }  // namespace
 
-bool proximal_newton_affordable(const ConvexProblem& problem) {
-  if (problem.datafit().kind() != LossKind::logistic) return false;
-  if (problem.penalty_norm().kind() != PenaltyKind::group) return false;
-  const double n = double(problem.num_samples()), J = double(problem.num_groups());
-  const double d = double(problem.num_features());
-  // A solve takes about ten models of thirty to a hundred Newton steps each: small programs only
-  // (thousands of groups at n up to about 60), past which the working set keeps the models on the
-  // patterns in use.
-  const double flops = 2.0 * n * n * J * d;
-  const double bytes = 8.0 * (n * n + 20.0 * n * J + 4.0 * J * (d + 1) * (d + 1));
-  return flops <= 2e8 && bytes <= 2.0 * 1024 * 1024 * 1024;
+bool proximal_newton_applies(const ConvexProblem& problem) {
+  return problem.datafit().kind() == LossKind::logistic && problem.num_outputs() == 1 &&
+         problem.penalty_norm().kind() == PenaltyKind::group;
+}
+
+bool proximal_newton_affordable(const ConvexProblem& problem, double step_flops) {
+  return proximal_newton_applies(problem) && interior_point_step_flops(problem) <= step_flops &&
+         interior_point_memory_bytes(problem) <= 2.0 * 1024 * 1024 * 1024;
 }
 
 SolveResult solve_proximal_newton(const ConvexProblem& problem, const SolverOptions& options,

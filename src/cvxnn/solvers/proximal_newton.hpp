@@ -34,8 +34,12 @@ namespace cvxnn {
 SolveResult solve_proximal_newton(const ConvexProblem& problem, const SolverOptions& options,
                                   const ColMatrix* warm_start = nullptr);
 
-/// Whether the method applies and is cheap: the logistic loss, the group penalty, and a model
-/// small enough to be solved by the interior point about ten times.
-bool proximal_newton_affordable(const ConvexProblem& problem);
+/// Whether the method applies: the logistic loss (one output) with the group penalty.
+bool proximal_newton_applies(const ConvexProblem& problem);
+
+/// Whether it applies and is cheap: a solve takes about ten models of thirty to a hundred Newton
+/// steps of the interior point, each step at most `step_flops` (interior_point_step_flops of the
+/// model, which has the program's shape) and the interior point's memory at most 2 GiB.
+bool proximal_newton_affordable(const ConvexProblem& problem, double step_flops);
 
 }  // namespace cvxnn

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
 #include "cvxnn/problem/certificate.hpp"
 
 namespace cvxnn {
@@ -78,6 +79,55 @@ DirectionBound evaluate_direction(const ConvexProblem& problem, Matrix theta) {
   out.bound = dual_bound(problem, theta, max_norm);
   out.theta = std::move(theta);
   return out;
+}
+
+// The (at most) `count` patterns with the largest constraint values above λ among `candidates`,
+// largest first, each with its value. Exact values are expensive for the cone programs (an NNLS
+// per group), their upper bounds cheap (the unconstrained norms): the candidates are visited in
+// decreasing order of the bound, and the search stops once no bound left can beat the count-th
+// exact value found (branch and bound, as max_dual_constraint_norm_of).
+std::vector<std::pair<double, Index>> largest_violations(const ConvexProblem& problem, const ColMatrix& correlations,
+                                                         std::vector<std::pair<double, Index>> candidates,
+                                                         std::size_t count, double lambda) {
+  std::vector<std::pair<double, Index>> found;
+  if (count == 0) return found;
+  const auto by_value = [](const auto& a, const auto& b) { return a.first > b.first; };
+  if (!problem.constrained()) {  // the bounds are the values
+    const std::size_t keep = std::min(count, candidates.size());
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
+                      by_value);
+    candidates.resize(keep);
+    return candidates;
+  }
+  std::sort(candidates.begin(), candidates.end(), by_value);
+  // found is a min-heap on the value (by_value orders it so) of the best `count` so far.
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, num_threads()) * 4);
+  for (std::size_t start = 0; start < candidates.size(); start += batch) {
+    const double bar = found.size() < count ? lambda : found.front().first;
+    if (candidates[start].first <= bar) break;
+    const std::size_t stop = std::min(candidates.size(), start + batch);
+    std::vector<double> values(stop - start, 0.0);
+    const double flops = 4.0 * double(problem.num_samples()) * double(problem.num_features()) *
+                         double(problem.num_features()) * double(stop - start);
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops))
+    for (std::size_t q = start; q < stop; ++q) {
+      values[q - start] = pattern_constraint_value(problem, correlations, candidates[q].second);
+    }
+    for (std::size_t q = start; q < stop; ++q) {
+      const double value = values[q - start];
+      if (value <= lambda) continue;
+      if (found.size() < count) {
+        found.emplace_back(value, candidates[q].second);
+        std::push_heap(found.begin(), found.end(), by_value);
+      } else if (value > found.front().first) {
+        std::pop_heap(found.begin(), found.end(), by_value);
+        found.back() = {value, candidates[q].second};
+        std::push_heap(found.begin(), found.end(), by_value);
+      }
+    }
+  }
+  std::sort(found.begin(), found.end(), by_value);
+  return found;
 }
 
 }  // namespace
@@ -207,21 +257,24 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
       }
     }
 
-    // Grow the working set by the patterns whose constraint the residual violates the most.
-    std::vector<std::pair<double, Index>> violators;
+    // Grow the working set by the patterns whose constraint the residual violates the most: at
+    // least p0, and as many as the patterns the iterate uses (celer's rule: a working set about
+    // twice the support).
+    std::vector<std::pair<double, Index>> candidates;
     for (Index i = 0; i < P; ++i) {
       if (!alive[static_cast<std::size_t>(i)] || in_set[static_cast<std::size_t>(i)]) continue;
-      const double score = largest_correlation(residual.correlations, i);
-      if (score > lambda) violators.emplace_back(score, i);
+      const double bound = largest_correlation(residual.correlations, i);  // exact unless cone-constrained
+      if (bound > lambda) candidates.emplace_back(bound, i);
     }
+    Index in_use = 0;
+    for (Index i : set) in_use += result.V.middleCols(i * per_pattern, per_pattern).squaredNorm() > 0.0 ? 1 : 0;
+    const auto growth = static_cast<std::size_t>(std::max(working_set.initial_patterns, in_use));
+    const std::vector<std::pair<double, Index>> violators =
+        largest_violations(problem, residual.correlations, std::move(candidates), growth, lambda);
     if (violators.empty()) {
       inner_tol = std::max(kInnerTolTightening * inner_tol, 1e-3 * options.tol);
     } else {
-      const std::size_t grow =
-          std::min(violators.size(), static_cast<std::size_t>(std::max<Index>(working_set.initial_patterns,
-                                                                               static_cast<Index>(set.size()))));
-      std::partial_sort(violators.begin(), violators.begin() + static_cast<std::ptrdiff_t>(grow), violators.end(),
-                        [](const auto& a, const auto& b) { return a.first > b.first; });
+      const std::size_t grow = violators.size();
       for (std::size_t q = 0; q < grow; ++q) {
         set.push_back(violators[q].second);
         in_set[static_cast<std::size_t>(violators[q].second)] = 1;
