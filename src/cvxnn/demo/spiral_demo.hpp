@@ -29,10 +29,10 @@ std::string to_string(SpiralData data);
 struct SpiralDemoOptions {
   SpiralData data = SpiralData::spirals;
   /// n, split evenly between the two classes. The logistic relu program over all ~n² patterns
-  /// is solved by proximal Newton with the interior point on its models (proximal_newton.hpp):
-  /// about 6 s at n = 40 and 35 s at n = 60 (3541 patterns) on the 2-core development machine;
-  /// beyond, the working set with proximal Newton on its rounds (about 2.5 min at n = 200).
-  Index points = 40;
+  /// is solved by the working set with proximal Newton on its rounds (the interior point on their
+  /// models, proximal_newton.hpp): on the 2-core development machine about 3 s at n = 40, 16 s at
+  /// n = 100 (9901 patterns) and 2 min at n = 200 (39801 patterns).
+  Index points = 100;
   double noise = -1.0;      ///< Gaussian noise per coordinate; < 0: 0.05 for spirals, 0.1 for moons
   double turns = 1.25;      ///< spirals: turns of each arm
   double beta = 1e-2;
