@@ -443,6 +443,23 @@ TEST(SolverControl, MaxIterationsAndTimeLimitAreStatuses) {
   }
 }
 
+TEST(SolverControl, SubSolvesStartedPastTheLimitStopAtTheirFirstCheck) {
+  // The working set and the polishing phases hand what is left of the limit to a sub-solve; the
+  // clock may have passed the limit since their own check (a classification bench fit threw
+  // "the time limit must be positive, got -0.19" from the working set before time_left).
+  SolverOptions options;
+  options.time_limit = 10.0;
+  EXPECT_DOUBLE_EQ(time_left(options, 4.0), 6.0);
+  SolverOptions late = options;
+  late.time_limit = time_left(options, 10.2);
+  EXPECT_EQ(late.check(), "");
+  const auto p = test::random_problem(Formulation::relu, 40, 3, 1, 15, 1e-3, 63);
+  late.tol = 1e-15;
+  const SolveResult r = solve(*p, SolverKind::working_set, late);
+  EXPECT_EQ(r.status, SolveStatus::time_limit);
+  EXPECT_FALSE(r.history.empty());
+}
+
 TEST(SolverControl, InvalidOptionsAndProblemsAreRejected) {
   const auto gated = test::random_problem(Formulation::gated, 20, 2, 1, 5, 1e-2, 63);
   const auto relu = test::random_problem(Formulation::relu, 20, 2, 1, 5, 1e-2, 63);

@@ -40,8 +40,7 @@ Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta) 
   Vector norms = problem.penalty_norm().dual_norms(G);
   if (!problem.constrained()) return norms;
   const auto& groups = problem.op().groups();
-  const double flops = 4.0 * double(problem.num_samples()) * double(problem.num_features()) *
-                       double(problem.num_features()) * double(G.cols());  // ~ one NNLS per group
+  const double flops = nnls_flops(problem) * double(G.cols());
 #pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops))
   for (Index j = 0; j < G.cols(); ++j) {
     norms(j) = cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j));
@@ -63,32 +62,58 @@ double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& thet
   return max_dual_constraint_norm_of(problem, group_correlations(problem, theta));
 }
 
+std::vector<std::pair<double, Index>> largest_exact_values(std::vector<std::pair<double, Index>> bounded,
+                                                           std::size_t count, double floor,
+                                                           const std::function<double(Index)>& exact,
+                                                           double flops_per_item) {
+  std::vector<std::pair<double, Index>> found;
+  if (count == 0) return found;
+  const auto by_value = [](const auto& a, const auto& b) { return a.first > b.first; };
+  std::sort(bounded.begin(), bounded.end(), by_value);
+  // found is a min-heap on the value (by_value orders it so) of the best `count` so far. Exact
+  // values are computed in batches of a few items per thread.
+  const std::size_t batch = static_cast<std::size_t>(std::max(1, num_threads()) * 4);
+  for (std::size_t start = 0; start < bounded.size(); start += batch) {
+    const double bar = found.size() < count ? floor : found.front().first;
+    if (bounded[start].first <= bar) break;
+    const std::size_t stop = std::min(bounded.size(), start + batch);
+    std::vector<double> values(stop - start, 0.0);
+#pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops_per_item * double(stop - start)))
+    for (std::size_t q = start; q < stop; ++q) {
+      if (bounded[q].first > bar) values[q - start] = exact(bounded[q].second);
+    }
+    for (std::size_t q = start; q < stop; ++q) {
+      const double value = values[q - start];
+      if (value <= floor) continue;
+      if (found.size() < count) {
+        found.emplace_back(value, bounded[q].second);
+        std::push_heap(found.begin(), found.end(), by_value);
+      } else if (value > found.front().first) {
+        std::pop_heap(found.begin(), found.end(), by_value);
+        found.back() = {value, bounded[q].second};
+        std::push_heap(found.begin(), found.end(), by_value);
+      }
+    }
+  }
+  std::sort(found.begin(), found.end(), by_value);
+  return found;
+}
+
+double nnls_flops(const ConvexProblem& problem) {
+  return 4.0 * double(problem.num_samples()) * double(problem.num_features()) * double(problem.num_features());
+}
+
 double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix& G) {
   if (!problem.constrained()) return problem.penalty_norm().max_dual_norm(G);
   const Vector upper = G.colwise().norm().transpose();
-
-  std::vector<Index> order(static_cast<std::size_t>(upper.size()));
-  std::iota(order.begin(), order.end(), Index{0});
-  std::sort(order.begin(), order.end(), [&](Index a, Index b) { return upper(a) > upper(b); });
+  std::vector<std::pair<double, Index>> bounded(static_cast<std::size_t>(upper.size()));
+  for (Index j = 0; j < upper.size(); ++j) bounded[static_cast<std::size_t>(j)] = {upper(j), j};
   const auto& groups = problem.op().groups();
-  double best = 0.0;
-  // Solve in batches of a few groups per thread, in decreasing order of the upper bound; stop
-  // once no remaining group can exceed the maximum found so far.
-  const std::size_t batch = static_cast<std::size_t>(std::max(1, num_threads()) * 4);
-  for (std::size_t start = 0; start < order.size(); start += batch) {
-    if (upper(order[start]) <= best) break;
-    const std::size_t stop = std::min(order.size(), start + batch);
-    std::vector<double> values(stop - start, 0.0);
-    const double flops = 4.0 * double(problem.num_samples()) * double(problem.num_features()) *
-                         double(problem.num_features()) * double(stop - start);
-#pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops))
-    for (std::size_t q = start; q < stop; ++q) {
-      const Index j = order[q];
-      if (upper(j) > best) values[q - start] = cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j));
-    }
-    for (double v : values) best = std::max(best, v);
-  }
-  return best;
+  const auto largest = largest_exact_values(
+      std::move(bounded), 1, 0.0,
+      [&](Index j) { return cone_dual_norm(problem, groups[static_cast<std::size_t>(j)].pattern, G.col(j)); },
+      nnls_flops(problem));
+  return largest.empty() ? 0.0 : largest.front().first;
 }
 
 double dual_bound(const ConvexProblem& problem, const Matrix& theta) {

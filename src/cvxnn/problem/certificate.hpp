@@ -22,7 +22,10 @@
 // the program over the given patterns.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cvxnn/problem/convex_problem.hpp"
 
@@ -51,6 +54,18 @@ Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta);
 /// The exact dual-constraint value of one pattern from the correlations (group_correlations
 /// below): the largest over its penalty blocks, the NNLS value for the cone programs.
 double pattern_constraint_value(const ConvexProblem& problem, const ColMatrix& correlations, Index pattern);
+
+/// Branch and bound for items with cheap upper bounds and expensive exact values (the NNLS of the
+/// cone programs): the (at most) `count` items whose exact values are the largest and exceed
+/// `floor`, largest first, as (value, item). `bounded` holds (upper bound, item); items are
+/// visited in decreasing order of the bound, `exact` in parallel batches (`flops_per_item` sizes
+/// the team), and the search stops once no bound left beats the count-th value found.
+std::vector<std::pair<double, Index>> largest_exact_values(std::vector<std::pair<double, Index>> bounded,
+                                                           std::size_t count, double floor,
+                                                           const std::function<double(Index)>& exact,
+                                                           double flops_per_item);
+/// About the flops of one cone NNLS (d×n, a few active-set steps): for sizing thread teams.
+double nnls_flops(const ConvexProblem& problem);
 
 /// Largest dual-constraint value over groups (branch and bound: ‖s_j XᵀD_jθ‖ bounds the NNLS
 /// value from above, so the NNLS is only solved for groups that could raise the maximum).

@@ -146,7 +146,7 @@ SolveResult solve_cone_constrained(const ConvexProblem& problem, const SolverOpt
       SolverOptions polish_options;
       polish_options.tol = options.tol;
       polish_options.max_iter = budget;
-      polish_options.time_limit = std::max(options.time_limit - elapsed(), 1e-300);
+      polish_options.time_limit = time_left(options, elapsed());
       SolveResult polished = solve_block_coordinate(problem, polish_options, &result.V);
       polish_passes += polished.iterations;
       result.iterations += polished.iterations;

@@ -665,7 +665,7 @@ void polish_stalled(const ConvexProblem& problem, const SolverOptions& options, 
                     SolveResult& result) {
   SolverOptions polish = options;
   polish.max_iter = kPolishPasses;
-  polish.time_limit = std::max(0.0, options.time_limit - seconds_spent);
+  polish.time_limit = time_left(options, seconds_spent);
   polish.callback = nullptr;
   const SolveResult finished = solve_block_coordinate(problem, polish, &result.V);
   const double dual = std::max(result.certificate.dual, finished.certificate.dual);

@@ -113,7 +113,7 @@ SolveResult solve_proximal_newton(const ConvexProblem& problem, const SolverOpti
     SolverOptions inner;
     inner.tol = model_tol;
     inner.max_iter = 200;
-    inner.time_limit = std::max(options.time_limit - elapsed(), 1e-3);
+    inner.time_limit = time_left(options, elapsed());
     const SolveResult solved = solve_interior_point(program, inner);
     result.iterations += solved.iterations;
     const ColMatrix direction = solved.V - result.V;

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "cvxnn/core/error.hpp"
@@ -33,6 +34,10 @@ std::optional<SolveStatus> stop_reason(const SolverOptions& options, const Itera
   if (options.callback && !options.callback(record)) return SolveStatus::stopped;
   if (record.seconds >= options.time_limit) return SolveStatus::time_limit;
   return std::nullopt;
+}
+
+double time_left(const SolverOptions& options, double seconds_spent) {
+  return std::max(options.time_limit - seconds_spent, 1e-9);
 }
 
 std::string SolverOptions::check() const {

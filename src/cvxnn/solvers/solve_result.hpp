@@ -47,6 +47,12 @@ struct SolverOptions {
 /// (iteration caps, stalls) around it.
 std::optional<SolveStatus> stop_reason(const SolverOptions& options, const IterationRecord& record);
 
+/// The time limit of a sub-solve started after `seconds_spent` of a solve with these options: the
+/// rest of the limit, but never zero or less (check() refuses those, and the clock may pass the
+/// limit between a solver's own check and the sub-solve), so a sub-solve started at the limit
+/// returns at its first check with status time_limit.
+double time_left(const SolverOptions& options, double seconds_spent);
+
 struct SolveResult {
   ColMatrix V;  ///< d×J, column j = weights of group j
   SolveStatus status = SolveStatus::max_iterations;

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "cvxnn/core/error.hpp"
-#include "cvxnn/core/parallel.hpp"
 #include "cvxnn/problem/certificate.hpp"
 
 namespace cvxnn {
@@ -81,53 +80,25 @@ DirectionBound evaluate_direction(const ConvexProblem& problem, Matrix theta) {
   return out;
 }
 
-// The (at most) `count` patterns with the largest constraint values above λ among `candidates`,
-// largest first, each with its value. Exact values are expensive for the cone programs (an NNLS
-// per group), their upper bounds cheap (the unconstrained norms): the candidates are visited in
-// decreasing order of the bound, and the search stops once no bound left can beat the count-th
-// exact value found (branch and bound, as max_dual_constraint_norm_of).
+// The (at most) `count` patterns with the largest constraint values above λ among `candidates`
+// ((upper bound, pattern)), largest first, each with its value. For the cone programs the exact
+// values are NNLS, the bounds the unconstrained norms: branch and bound settles the quota without
+// solving most of them.
 std::vector<std::pair<double, Index>> largest_violations(const ConvexProblem& problem, const ColMatrix& correlations,
                                                          std::vector<std::pair<double, Index>> candidates,
                                                          std::size_t count, double lambda) {
-  std::vector<std::pair<double, Index>> found;
-  if (count == 0) return found;
-  const auto by_value = [](const auto& a, const auto& b) { return a.first > b.first; };
   if (!problem.constrained()) {  // the bounds are the values
     const std::size_t keep = std::min(count, candidates.size());
     std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
-                      by_value);
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
     candidates.resize(keep);
     return candidates;
   }
-  std::sort(candidates.begin(), candidates.end(), by_value);
-  // found is a min-heap on the value (by_value orders it so) of the best `count` so far.
-  const std::size_t batch = static_cast<std::size_t>(std::max(1, num_threads()) * 4);
-  for (std::size_t start = 0; start < candidates.size(); start += batch) {
-    const double bar = found.size() < count ? lambda : found.front().first;
-    if (candidates[start].first <= bar) break;
-    const std::size_t stop = std::min(candidates.size(), start + batch);
-    std::vector<double> values(stop - start, 0.0);
-    const double flops = 4.0 * double(problem.num_samples()) * double(problem.num_features()) *
-                         double(problem.num_features()) * double(stop - start);
-#pragma omp parallel for schedule(dynamic) num_threads(num_threads_for(flops))
-    for (std::size_t q = start; q < stop; ++q) {
-      values[q - start] = pattern_constraint_value(problem, correlations, candidates[q].second);
-    }
-    for (std::size_t q = start; q < stop; ++q) {
-      const double value = values[q - start];
-      if (value <= lambda) continue;
-      if (found.size() < count) {
-        found.emplace_back(value, candidates[q].second);
-        std::push_heap(found.begin(), found.end(), by_value);
-      } else if (value > found.front().first) {
-        std::pop_heap(found.begin(), found.end(), by_value);
-        found.back() = {value, candidates[q].second};
-        std::push_heap(found.begin(), found.end(), by_value);
-      }
-    }
-  }
-  std::sort(found.begin(), found.end(), by_value);
-  return found;
+  const Index per_pattern = problem.num_groups() / std::max<Index>(problem.patterns().num_patterns(), 1);
+  return largest_exact_values(
+      std::move(candidates), count, lambda,
+      [&](Index i) { return pattern_constraint_value(problem, correlations, i); },
+      nnls_flops(problem) * double(per_pattern));
 }
 
 }  // namespace
@@ -309,7 +280,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     SolverOptions inner_options;
     inner_options.tol = std::min(inner_tol, 0.1);
     inner_options.max_iter = std::max(1, options.max_iter - inner_iterations);
-    inner_options.time_limit = options.time_limit - elapsed();
+    inner_options.time_limit = time_left(options, elapsed());
     inner_options.check_every = options.check_every;
     const SolveResult solved = inner(restricted, inner_options, &warm);
     inner_iterations += solved.iterations;
