@@ -89,8 +89,9 @@ struct ProgramFlags {
                    "ipm: interior point (squared loss); newton: proximal Newton with ipm on its weighted "
                    "least-squares models (logistic loss); ws: working set of patterns around "
                    "ipm/newton/apg/al, certified on all patterns; apg: accelerated proximal gradient; al: "
-                   "augmented Lagrangian (relu/signed); bcd: block coordinate descent. auto: ipm or newton when "
-                   "their Newton systems are affordable (about n²·patterns·d ≤ 2e10 flops, group penalty), else ws")
+                   "augmented Lagrangian (relu/signed); bcd: block coordinate descent. auto: ipm when its Newton "
+                   "system is affordable (about n²·patterns·d ≤ 2e10 flops, squared loss, group penalty), else ws "
+                   "(newton on the rounds of logistic relu/signed programs)")
         ->capture_default_str()
         ->check(CLI::IsMember({"auto", "ipm", "newton", "ws", "apg", "al", "bcd"}));
     app.add_option("--tol", tol, "Relative duality gap of " + each)->capture_default_str();

@@ -66,9 +66,10 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
     max_iter : int, default=100000
         Iteration cap of the solver; reaching it raises a ConvergenceWarning.
     solver : {"auto", "newton", "ws", "apg", "al", "bcd"}, default="auto"
-        ``"auto"``: proximal Newton (``"newton"``: weighted least-squares models of the loss, each
-        solved by the interior-point method) when its Newton systems are affordable and the penalty
-        is the group penalty, else the working-set loop ``"ws"`` around it or a first-order method.
+        ``"auto"``: the working-set loop ``"ws"``, whose rounds use proximal Newton (``"newton"``:
+        weighted least-squares models of the loss, each solved by the interior-point method) for
+        the logistic loss with the relu or signed formulation when its Newton systems are affordable,
+        else a first-order method.
         The interior-point method ``"ipm"`` handles the squared loss only and is refused here.
     time_limit : float or None, default=None
         Seconds after which the solve stops (with a ConvergenceWarning).

@@ -262,6 +262,7 @@ TEST(Nnls, PatternConeReadInPlaceMatchesTheExplicitMatrix) {
     const std::string what = "trial " + std::to_string(trial);
     if (n <= 8) EXPECT_NEAR(r.residual_norm, test::brute_force_nnls(A, b), 1e-10 * (1.0 + b.norm())) << what;
     EXPECT_NEAR(r.residual_norm, (A * r.x - b).norm(), 1e-12 * (1.0 + b.norm())) << what;
+    EXPECT_LE((r.residual - (b - A * r.x)).norm(), 1e-12 * (1.0 + b.norm())) << what;
     expect_nnls_kkt(A, b, r, what);
   }
 }

@@ -16,7 +16,7 @@ struct DenseColumns {
   Eigen::Index count() const { return A.cols(); }
   Eigen::Index dimension() const { return A.rows(); }
   void gradient(const Eigen::VectorXd& r, Eigen::VectorXd& w) const { w.noalias() = A.transpose() * r; }
-  void add_to(Eigen::Index k, double scale, Eigen::VectorXd& out) const { out.noalias() += scale * A.col(k); }
+  void add_to(Eigen::Index k, double scale, Eigen::Ref<Eigen::VectorXd> out) const { out.noalias() += scale * A.col(k); }
   double frobenius_norm() const { return A.norm(); }
 };
 
@@ -33,7 +33,7 @@ struct SignedRows {
     w.noalias() = X * r;
     for (Eigen::Index k = 0; k < w.size(); ++k) w(k) = mask(k, pattern) ? w(k) : -w(k);
   }
-  void add_to(Eigen::Index k, double scale, Eigen::VectorXd& out) const {
+  void add_to(Eigen::Index k, double scale, Eigen::Ref<Eigen::VectorXd> out) const {
     out.noalias() += (scale * sign(k)) * X.row(k).transpose();
   }
   double frobenius_norm() const { return X.norm(); }
@@ -90,11 +90,7 @@ NnlsResult lawson_hanson(const Columns& A, const Eigen::VectorXd& b, int max_ite
       ++iterations;
       const auto p = static_cast<Eigen::Index>(passive_list.size());
       Ap.setZero(m, p);
-      for (Eigen::Index c = 0; c < p; ++c) {
-        Eigen::VectorXd column = Eigen::VectorXd::Zero(m);
-        A.add_to(passive_list[static_cast<std::size_t>(c)], 1.0, column);
-        Ap.col(c) = column;
-      }
+      for (Eigen::Index c = 0; c < p; ++c) A.add_to(passive_list[static_cast<std::size_t>(c)], 1.0, Ap.col(c));
       z = Ap.colPivHouseholderQr().solve(b);
       bool all_positive = true;
       for (Eigen::Index c = 0; c < p; ++c) all_positive = all_positive && z(c) > 0.0;
@@ -129,8 +125,9 @@ NnlsResult lawson_hanson(const Columns& A, const Eigen::VectorXd& b, int max_ite
     residual = residual_of();
   }
   x = x.cwiseMax(0.0);
-  const double residual_norm = residual_of().norm();
-  return {x, residual_norm, iterations, converged};
+  residual = residual_of();
+  const double residual_norm = residual.norm();
+  return {x, residual, residual_norm, iterations, converged};
 }
 
 }  // namespace

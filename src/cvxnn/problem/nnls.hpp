@@ -15,7 +15,8 @@ namespace cvxnn {
 
 struct NnlsResult {
   Eigen::VectorXd x;     ///< the minimiser (≥ 0 entrywise)
-  double residual_norm;  ///< ‖A x − b‖₂, computed from x itself
+  Eigen::VectorXd residual;  ///< b − A x, computed from x itself
+  double residual_norm;      ///< ‖A x − b‖₂
   int iterations;
   bool converged;        ///< false when the iteration cap was hit (x is still feasible)
 };

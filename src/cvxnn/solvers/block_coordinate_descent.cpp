@@ -18,13 +18,9 @@ Vector project_onto_cone(const Matrix& X, const Mask& mask, Index pattern, const
   bool inside = true;
   for (Index k = 0; k < X.rows() && inside; ++k) inside = mask(k, pattern) ? scores(k) >= 0.0 : scores(k) <= 0.0;
   if (inside) return z;
-  // z + Gᵀα with Gᵀ's column k = ±x_k (the cone's generators), α the NNLS solution.
-  const NnlsResult solution = nnls_pattern_cone(X, mask, pattern, -z);
-  Vector projected = z;
-  for (Index k = 0; k < X.rows(); ++k) {
-    if (solution.x(k) > 0.0) projected += (mask(k, pattern) ? solution.x(k) : -solution.x(k)) * X.row(k).transpose();
-  }
-  return projected;
+  // z + Gᵀα with Gᵀ's column k = ±x_k (the cone's generators) and α the NNLS solution for b = −z:
+  // minus its residual b − Gᵀα.
+  return -nnls_pattern_cone(X, mask, pattern, -z).residual;
 }
 
 void project_violating_columns(const ConvexProblem& problem, const Matrix& cone, ColMatrix& V) {

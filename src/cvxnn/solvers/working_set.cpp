@@ -245,10 +245,9 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     if (violators.empty()) {
       inner_tol = std::max(kInnerTolTightening * inner_tol, 1e-3 * options.tol);
     } else {
-      const std::size_t grow = violators.size();
-      for (std::size_t q = 0; q < grow; ++q) {
-        set.push_back(violators[q].second);
-        in_set[static_cast<std::size_t>(violators[q].second)] = 1;
+      for (const auto& [value, i] : violators) {
+        set.push_back(i);
+        in_set[static_cast<std::size_t>(i)] = 1;
       }
       inner_tol = std::min(inner_tol, std::max(kInnerTolFraction * cert.relative_gap, kInnerTolFraction * options.tol));
       // A working set holding most of the surviving patterns saves little per inner iteration but
