@@ -91,8 +91,7 @@ int run_cv(const CvArguments& a) {
     }
     return true;
   };
-  const CrossValidationResult cv =
-      cross_validate(data.X, data.Y, data.feature_names, data.target_names, options, progress);
+  const CrossValidationResult cv = cross_validate(data, options, progress);
 
   const char* loss_name = classifier ? "log-loss" : "MSE";
   std::string header = fmt::format("  {:>12} {:>26}", "beta", fmt::format("validation {} (mean ± std)", loss_name));

@@ -46,6 +46,7 @@ int run_path(const PathArguments& a) {
   // As train_convex_model: a classifier's one target column holds labels, encoded for the loss
   // (±1 or one-hot) and never standardised.
   const bool classifier = options.fit.loss != LossKind::squared;
+  check_targets_suit_loss(data, options.fit.loss);
   LabelEncoding labels;
   if (classifier) {
     labels = LabelEncoding::fit(data.Y, options.fit.loss,

@@ -24,8 +24,19 @@ struct PredictArguments {
 // Class-probability columns are named "<target>=<class>".
 std::vector<std::string> probability_names(const Model& model) {
   std::vector<std::string> names;
-  for (Index i = 0; i < model.classes.size(); ++i) names.push_back(fmt::format("{}={}", model.target_names[0], model.classes(i)));
+  for (Index k = 0; k < model.classes.size(); ++k) names.push_back(model.target_names[0] + "=" + model.class_label(k));
   return names;
+}
+
+// A classifier's labels as CSV text: its text labels (quoted where needed) or numbers.
+std::string label_csv(const Model& model, const Matrix& labels) {
+  std::string text = csv_field(model.target_names[0]) + "\n";
+  for (Index i = 0; i < labels.rows(); ++i) {
+    Index k = 0;
+    while (k + 1 < model.classes.size() && model.classes(k) != labels(i, 0)) ++k;
+    text += csv_field(model.class_label(k)) + "\n";
+  }
+  return text;
 }
 
 int run_predict(const PredictArguments& a) {
@@ -36,23 +47,16 @@ int run_predict(const PredictArguments& a) {
     throw InvalidInput("--proba needs a classifier; " + a.model + " is a regression model (loss " + model.loss + ")");
   }
   // Regression: the predicted targets; a classifier: its labels, or with --proba one probability
-  // column per class.
-  const Matrix predictions = !model.classifier() ? model.predict(features)
-                             : a.proba          ? model.predict_proba(features)
-                                                : model.predict_labels(features);
-  const std::vector<std::string> names = a.proba ? probability_names(model) : model.target_names;
+  // column per class. The same CSV text goes to the file (atomically) or to standard output.
+  const std::string text = !model.classifier() ? csv_text(model.predict(features), model.target_names)
+                           : a.proba          ? csv_text(model.predict_proba(features), probability_names(model))
+                                              : label_csv(model, model.predict_labels(features));
   if (!a.output.empty()) {
-    write_csv(a.output, predictions, names);
-    fmt::print(stderr, "wrote {} predictions to {}\n", predictions.rows(), a.output);
+    write_text_file_atomically(a.output, text);
+    fmt::print(stderr, "wrote {} predictions to {}\n", features.rows(), a.output);
     return 0;
   }
-  // To stdout, in the same format write_csv uses.
-  for (std::size_t l = 0; l < names.size(); ++l) fmt::print("{}{}", l ? "," : "", names[l]);
-  fmt::print("\n");
-  for (Index k = 0; k < predictions.rows(); ++k) {
-    for (Index l = 0; l < predictions.cols(); ++l) fmt::print("{}{}", l ? "," : "", predictions(k, l));
-    fmt::print("\n");
-  }
+  fmt::print("{}", text);
   return 0;
 }
 

@@ -197,6 +197,24 @@ void bind_types(py::module_& m) {
         if (!model.classifier()) return py::none();
         return py::cast(model.classes);
       }, "A classifier's class labels, increasing (None for a regression model)")
+      .def_property("class_names", [](const Model& model) { return model.class_names; },
+          [](Model& model, const std::vector<std::string>& names) {
+            if (!names.empty()) {
+              if (!model.classifier()) throw InvalidInput("class_names: a regression model has no classes");
+              if (static_cast<Index>(names.size()) != model.classes.size()) {
+                throw InvalidInput("class_names: " + std::to_string(names.size()) + " names for " +
+                                   std::to_string(model.classes.size()) + " classes");
+              }
+              for (Index k = 0; k < model.classes.size(); ++k) {
+                const auto i = static_cast<std::size_t>(k);
+                if (model.classes(k) != double(k)) throw InvalidInput("class_names: the classes must be 0, 1, ..., k-1");
+                if (i > 0 && !(names[i - 1] < names[i])) throw InvalidInput("class_names: must be distinct and sorted");
+              }
+            }
+            model.class_names = names;
+          },
+          "Text labels of a classifier's classes (classes are then their codes 0..k-1); empty for numeric labels. "
+          "Saved in the model file's \"class_labels\" field")
       .def_property_readonly("classifier", &Model::classifier)
       .def_property_readonly("preprocessing", [](const Model& model) {
         const Preprocessing& p = model.preprocessing;

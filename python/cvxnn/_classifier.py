@@ -16,9 +16,10 @@ from ._pieces import check_choice
 
 LOSSES = ("auto", "logistic", "cross-entropy")
 
-# The model file's own fields hold numeric classes only (the C++ format: "classes", increasing
-# numbers). Labels of any other kind are stored beside them under this key, which the C++ reader
-# ignores: {"dtype": numpy dtype string, "values": [the labels in class order]}.
+# The model file's "classes" are numbers (increasing). Labels of another kind are stored beside them
+# under this key: {"dtype": numpy dtype string, "values": [the labels in class order]}. The C++
+# core reads and writes it for strings (dtype "<U…": `cvxnn fit` on a CSV of text labels, and
+# `cvxnn predict` prints them); other dtypes (integers, booleans) are this module's own.
 CLASS_LABELS_KEY = "class_labels"
 
 
@@ -99,11 +100,13 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
 
     Notes
     -----
-    The C++ model (``model_``, the file ``save`` writes, ``cvxnn predict``) knows numeric classes
-    only. Numeric labels (integers, floats, booleans) are given to it as they are, so the file
-    predicts the same labels from the command line; other labels (strings) as their indices
-    0, 1, …, k−1 in ``classes_``. ``save`` keeps the original labels in an extra
-    ``"class_labels"`` field that ``cvxnn.load`` reads back and the C++ reader ignores.
+    The C++ model (``model_``, the file ``save`` writes, ``cvxnn predict``) computes with numeric
+    classes. Numeric labels (integers, floats, booleans) are given to it as they are, so the file
+    predicts the same labels from the command line; other labels as their indices 0, 1, …, k−1
+    in ``classes_``. String labels are also kept in the core (``model_.class_names``): the file's
+    ``"class_labels"`` field, which ``cvxnn predict`` prints and which a ``cvxnn fit`` on a CSV of
+    text labels writes, so ``cvxnn.load`` gives such a model back with its string ``classes_``.
+    Labels of other dtypes are written to that field by ``save`` for ``cvxnn.load`` alone.
     """
 
     def __init__(self, formulation="gated", loss="auto", beta=1e-3, n_patterns=256, standardize=True,
@@ -126,6 +129,8 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
         loss = self.loss if self.loss != "auto" else ("logistic" if len(classes) == 2 else "cross-entropy")
         core_classes = _core_classes(classes)
         self._train(X, np.ascontiguousarray(core_classes[index].reshape(-1, 1)), ["y"], loss, False, params)
+        if classes.dtype.kind == "U":  # the core writes string labels itself (as cvxnn fit does for a CSV)
+            self.model_.class_names = classes.tolist()
         self.classes_ = classes
         self.loss_ = loss
         return self
@@ -167,7 +172,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
         the C++ format cannot hold (strings, and integer or boolean dtypes) go in an extra
         ``"class_labels"`` field so ``cvxnn.load`` restores ``classes_``."""
         check_is_fitted(self)
-        labels = _class_labels_field(self.classes_, self.model_.classes)
+        labels = None if self.model_.class_names else _class_labels_field(self.classes_, self.model_.classes)
         if labels is None:
             return super().save(path)
         text = self.model_.to_json()

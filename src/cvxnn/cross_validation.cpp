@@ -270,4 +270,13 @@ CrossValidationResult cross_validate(MatrixView raw_X, MatrixView raw_Y, const s
   return result;
 }
 
+CrossValidationResult cross_validate(const Dataset& data, const CrossValidationOptions& options,
+                                     const std::function<bool(const CrossValidationProgress&)>& on_progress) {
+  check_targets_suit_loss(data, options.fit.loss);
+  CrossValidationResult result =
+      cross_validate(data.X, data.Y, data.feature_names, data.target_names, options, on_progress);
+  if (!result.stopped) result.model.class_names = data.class_names;
+  return result;
+}
+
 }  // namespace cvxnn

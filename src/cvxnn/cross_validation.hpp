@@ -88,5 +88,8 @@ CrossValidationResult cross_validate(MatrixView X, MatrixView Y, const std::vect
                                      const std::vector<std::string>& target_names,
                                      const CrossValidationOptions& options,
                                      const std::function<bool(const CrossValidationProgress&)>& on_progress = {});
+/// The same on a data set read from a file: text labels (data.class_names) stay with the final model.
+CrossValidationResult cross_validate(const Dataset& data, const CrossValidationOptions& options,
+                                     const std::function<bool(const CrossValidationProgress&)>& on_progress = {});
 
 }  // namespace cvxnn

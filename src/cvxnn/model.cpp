@@ -11,9 +11,25 @@
 
 namespace cvxnn {
 
+void check_targets_suit_loss(const Dataset& data, LossKind loss) {
+  if (data.class_names.empty() || loss != LossKind::squared) return;
+  std::string shown;
+  for (std::size_t k = 0; k < std::min<std::size_t>(data.class_names.size(), 3); ++k) {
+    shown += (k ? ", '" : "'") + data.class_names[k] + "'";
+  }
+  if (data.class_names.size() > 3) shown += ", ...";
+  throw InvalidInput("target '" + data.target_names.at(0) + "' holds text labels (" + shown +
+                     "): the squared loss needs numbers; for classes use the logistic loss (two classes) "
+                     "or cross-entropy");
+}
+
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
                          FitResult* details) {
-  return train_convex_model(data.X, data.Y, data.feature_names, data.target_names, data_options, options, details);
+  check_targets_suit_loss(data, options.loss);
+  Model model =
+      train_convex_model(data.X, data.Y, data.feature_names, data.target_names, data_options, options, details);
+  model.class_names = data.class_names;
+  return model;
 }
 
 Model train_convex_model(MatrixView raw_X, MatrixView raw_Y, const std::vector<std::string>& feature_names,
@@ -150,6 +166,7 @@ Certificate certify_gated_network(const Matrix& X, const Matrix& Y, const TwoLay
 Model train_gradient_model(const Dataset& data, const DataOptions& data_options, const GradientFitOptions& options,
                            GradientTrainingResult* details) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
+  check_targets_suit_loss(data, LossKind::squared);
   if (data.Y.cols() != 1) {
     throw InvalidInput("train-gd takes one target column for now (got " + std::to_string(data.Y.cols()) +
                        "): its certificate needs units feeding a single output");
@@ -200,7 +217,8 @@ bool contains_every_pattern(const Mask& have, const Mask& all) {
 Recertification recertify(const Model& model, const Table& data) {
   if (model.pattern_gates.rows() == 0) throw InvalidInput("the model holds no pattern gates to certify against");
   const Matrix raw_X = select_columns(data, model.feature_names);
-  const Matrix raw_Y = select_columns(data, model.target_names);
+  const Matrix raw_Y = model.class_names.empty() ? select_columns(data, model.target_names)
+                                                 : select_label_codes(data, model.target_names.at(0), model.class_names);
   const Matrix X = model.preprocessing.transform_features(raw_X);
   const Matrix Y = model.classifier() ? model.labels().encode(raw_Y) : model.preprocessing.transform_targets(raw_Y);
 

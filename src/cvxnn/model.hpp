@@ -22,10 +22,13 @@ Model make_model(const Preprocessing& preprocessing, const std::vector<std::stri
                  double beta, const PatternSet& patterns, const Certificate& certificate, const Matrix& dual_direction,
                  const TrainingSummary& training);
 
+/// InvalidInput when `data` holds text labels (Dataset::class_names) and `loss` is squared.
+void check_targets_suit_loss(const Dataset& data, LossKind loss);
+
 /// Preprocesses `data`, trains, and packs everything a model file holds. `details` (optional)
 /// receives the solver's full result. With a classification loss (options.loss) the one target
 /// column holds class labels (LabelEncoding): they are encoded for the loss and never
-/// standardised, and the model keeps the classes.
+/// standardised, and the model keeps the classes (and their text labels, data.class_names).
 Model train_convex_model(const Dataset& data, const DataOptions& data_options, const FitOptions& options,
                          FitResult* details = nullptr);
 /// The same on arrays read in place (the Python module's entry): X is n×d_in, Y is n×c.

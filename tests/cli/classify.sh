@@ -96,6 +96,64 @@ check_fit logistic_relu two.csv logistic relu auto 1e-3
 check_fit ce_gated three.csv cross-entropy gated apg 1e-3
 check_fit ce_relu three.csv cross-entropy relu auto 1e-2
 
+# Text labels: three.csv with its classes 0, 1, 2 written as text of the same byte order ("alpha,
+# one" needs quotes; "été" is multi-byte UTF-8). The fit must be the numeric fit's (same
+# certificate), predictions the same classes written as text (quoted where needed), probability
+# columns named by the labels; certify codes the labels by the model's classes.
+"$PY" - "$TMP" <<'EOF'
+import csv, sys
+names = ["alpha, one", "beta", "été"]
+rows = list(csv.reader(open(sys.argv[1] + "/three.csv")))
+for name, labels in (("three_text", None), ("unseen_text", ["alpha, one", "beta", "gamma"])):
+    with open(f"{sys.argv[1]}/{name}.csv", "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow(rows[0])
+        for row in rows[1:]:
+            out.writerow(row[:2] + [(labels or names)[int(float(row[2]))]])
+EOF
+text_fit=(--target label --loss cross-entropy --formulation gated --patterns 24 --beta 1e-3 --tol 1e-6 -q)
+if "$CVXNN" fit --data "$TMP/three_text.csv" "${text_fit[@]}" -o "$TMP/text.json" >"$TMP/text.out" 2>"$TMP/text.err" &&
+   "$CVXNN" fit --data "$TMP/three.csv" "${text_fit[@]}" -o "$TMP/codes.json" >"$TMP/codes.out" 2>/dev/null; then
+  for key in primal dual; do
+    [[ $(field $key "$TMP/text.out") == $(field $key "$TMP/codes.out") ]] || fail "text labels: $key differs from the numeric fit"
+  done
+  "$CVXNN" predict "$TMP/text.json" --data "$TMP/three_text.csv" -o "$TMP/text.labels.csv" 2>/dev/null || fail "text predict failed"
+  "$CVXNN" predict "$TMP/codes.json" --data "$TMP/three.csv" -o "$TMP/codes.labels.csv" 2>/dev/null || fail "numeric predict failed"
+  "$CVXNN" predict "$TMP/text.json" --data "$TMP/three_text.csv" --proba >"$TMP/text.proba.csv" 2>/dev/null ||
+    fail "text --proba failed"
+  if ! "$PY" - "$TMP" <<'EOF'
+import csv, sys
+names = ["alpha, one", "beta", "été"]
+text = list(csv.reader(open(sys.argv[1] + "/text.labels.csv", encoding="utf-8")))
+codes = list(csv.reader(open(sys.argv[1] + "/codes.labels.csv")))
+problems = []
+if text[0] != ["label"] or len(text) != len(codes):
+    problems.append(f"header {text[0]}, {len(text)} rows vs {len(codes)}")
+if [row[0] for row in text[1:]] != [names[int(float(row[0]))] for row in codes[1:]]:
+    problems.append("text labels differ from the numeric model's classes")
+if '"alpha, one"' not in open(sys.argv[1] + "/text.labels.csv", encoding="utf-8").read():
+    problems.append("a label with a comma is not quoted")
+header = next(csv.reader(open(sys.argv[1] + "/text.proba.csv", encoding="utf-8")))
+if header != [f"label={n}" for n in names]:
+    problems.append(f"probability columns {header}")
+if problems:
+    sys.exit("; ".join(problems))
+EOF
+  then
+    fail "text labels: predictions"
+  fi
+  "$CVXNN" certify "$TMP/text.json" --data "$TMP/three_text.csv" >"$TMP/text.certify" 2>&1 || fail "text certify failed"
+  grep -q "relative_gap" "$TMP/text.certify" || fail "text certify printed no gap"
+  expect_exit unseen_text_label 2 "'gamma'" "not one of the model's 3 classes" -- \
+    "$CVXNN" certify "$TMP/text.json" --data "$TMP/unseen_text.csv"
+else
+  fail "text-label fit failed: $(cat "$TMP/text.err")"
+fi
+expect_exit text_labels_squared 2 "text labels" "alpha, one" "cross-entropy" -- \
+  "$CVXNN" fit --data "$TMP/three_text.csv" --target label -q -o "$TMP/bad.json"
+expect_exit text_feature 3 "column 3 ('label')" "feature" -- \
+  "$CVXNN" fit --data "$TMP/three_text.csv" --target a --loss cross-entropy -q -o "$TMP/bad.json"
+
 # Bad label data: more than two classes for logistic, a label the model never saw, --proba on a
 # regression model, ipm with a classification loss.
 expect_exit logistic_three_classes 2 "logistic" "3" "cross-entropy" -- \

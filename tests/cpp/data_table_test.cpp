@@ -4,6 +4,7 @@
 // that names the file and, for CSV, the line and column.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <clocale>
 #include <cmath>
@@ -207,15 +208,82 @@ TEST_F(DataTable, RaggedRowsGiveLineAndFieldCounts) {
                     {"line 3: expected 2 fields, found 3"});
 }
 
+// A non-number makes its column text; using it as numbers (a feature, a regression target, a
+// model's feature column) names the first such cell.
 TEST_F(DataTable, NonNumericCellGivesLineColumnAndName) {
   const auto path = write("text.csv", "age,sex,bmi\n1,2,3\n4,5,6\n7,8,9\n1,2,abc\n");
-  expect_file_error(path, [&] { cvxnn::read_csv(path); },
-                    {"line 5, column 3 ('bmi'): cannot parse 'abc' as a number"});
+  const auto table = cvxnn::read_csv(path);
+  const std::string where = "line 5, column 3 ('bmi'): cannot parse 'abc' as a number";
+  expect_file_error(path, [&] { cvxnn::split_targets(table, {"age"}); }, {where, "a feature"});
+  expect_file_error(path, [&] { cvxnn::split_targets(table, {"age", "bmi"}); }, {where, "several targets"});
+  expect_file_error(path, [&] { cvxnn::select_columns(table, {"age", "bmi"}); }, {where});
   for (const std::string cell : {"1.5x", "++1", "+-1", "0x10", "1e", "-", "1 2", "'1'", "+"}) {
     const auto bad = write("bad.csv", "a,b\n1," + cell + "\n");
-    expect_file_error(bad, [&] { cvxnn::read_csv(bad); },
+    expect_file_error(bad, [&] { cvxnn::split_targets(cvxnn::read_csv(bad), {"a"}); },
                       {"line 2, column 2 ('b')", "cannot parse", cell});
   }
+  // The numeric columns of such a table are read as usual.
+  EXPECT_EQ(cvxnn::select_columns(table, {"sex"})(3, 0), 2.0);
+}
+
+// A classifier's label column may hold text: the classes are its distinct labels in byte order
+// (code point order for UTF-8, as NumPy sorts strings) and Y holds their indices.
+TEST_F(DataTable, TextLabelsAreCodedInByteOrder) {
+  const auto path = write("labels.csv",
+                          "x,kind\n"
+                          "1,versicolor\n"
+                          "2,\"virginica, big\"\n"
+                          "3,  setosa \n"
+                          "4,12\n"
+                          "5,\u00e9t\u00e9\n"
+                          "6,Zeta\n"
+                          "7,setosa\n"
+                          "8,\"say \"\"hi\"\"\"\n");
+  const auto table = cvxnn::read_csv(path);
+  const auto data = cvxnn::split_targets(table, {"kind"});
+  // Byte order: digits < upper case < lower case < multi-byte UTF-8; quotes and trimming removed.
+  const std::vector<std::string> expected = {"12", "Zeta", "say \"hi\"", "setosa", "versicolor", "virginica, big",
+                                             "\u00e9t\u00e9"};
+  EXPECT_EQ(data.class_names, expected);
+  ASSERT_EQ(data.Y.rows(), 8);
+  const std::vector<std::string> rows = {"versicolor", "virginica, big", "setosa", "12", "\u00e9t\u00e9", "Zeta",
+                                         "setosa", "say \"hi\""};
+  for (cvxnn::Index i = 0; i < 8; ++i) {
+    EXPECT_EQ(expected.at(static_cast<std::size_t>(data.Y(i, 0))), rows[static_cast<std::size_t>(i)]) << "row " << i;
+  }
+  // Text is refused as a feature, but a text column the fit never reads (an id) does no harm.
+  expect_file_error(path, [&] { cvxnn::split_targets(table, {"x"}); }, {"column 2 ('kind')", "a feature"});
+  const auto with_id = cvxnn::read_csv(write("id.csv", "id,x\nA-1,0.5\nB-2,1.5\n"));
+  EXPECT_EQ(cvxnn::select_columns(with_id, {"x"})(1, 0), 1.5);
+  // A model's classes code a label column by their own order; unknown labels name their line.
+  const std::vector<std::string> model_classes = {"12", "Zeta", "say \"hi\"", "setosa", "versicolor",
+                                                  "virginica, big", "\u00e9t\u00e9", "zzz"};
+  const Matrix codes = cvxnn::select_label_codes(table, "kind", model_classes);
+  EXPECT_TRUE(codes == data.Y);
+  expect_error<cvxnn::InvalidInput>(
+      [&] { cvxnn::select_label_codes(table, "kind", {"setosa", "versicolor"}); },
+      {path, "line 3, column 2 ('kind')", "'virginica, big'", "not one of the model's 2 classes"});
+  expect_file_error(path, [&] { cvxnn::select_label_codes(table, "x", model_classes); }, {"only numbers"});
+  // Labels are written into JSON model files: they must be UTF-8.
+  const auto latin1 = write("latin1.csv", "x,kind\n1,caf\xe9\n2,tea\n");
+  expect_file_error(latin1, [&] { cvxnn::split_targets(cvxnn::read_csv(latin1), {"kind"}); },
+                    {"line 2, column 2 ('kind')", "not valid UTF-8"});
+}
+
+TEST_F(DataTable, CsvFieldsAreQuotedWhereTheReaderNeedsIt) {
+  EXPECT_EQ(cvxnn::csv_field("setosa"), "setosa");
+  EXPECT_EQ(cvxnn::csv_field("virginica, big"), "\"virginica, big\"");
+  EXPECT_EQ(cvxnn::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(cvxnn::csv_field(" padded"), "\" padded\"");
+  EXPECT_EQ(cvxnn::csv_field(""), "\"\"");
+  // What the writer quotes, the reader gives back.
+  const std::vector<std::string> labels = {"virginica, big", "say \"hi\"", " padded", "it's"};
+  std::string text = "x,label\n";
+  for (const std::string& label : labels) text += "1," + cvxnn::csv_field(label) + "\n";
+  const auto data = cvxnn::split_targets(cvxnn::read_csv(write("quoted.csv", text)), {"label"});
+  std::vector<std::string> sorted = labels;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(data.class_names, sorted);
 }
 
 TEST_F(DataTable, NanAndInfAreRejected) {

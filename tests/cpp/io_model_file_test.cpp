@@ -175,6 +175,46 @@ TEST(ModelFile, RoundTripIsBitExact) {
   }
 }
 
+// A classifier trained on text labels keeps them in the "class_labels" field the Python classifier
+// writes ({"dtype": NumPy's "<U" + longest length in code points, "values": [...]}).
+TEST(ModelFile, TextClassLabelsRoundTripInThePythonLayout) {
+  Model m = awkward_model();
+  m.loss = "logistic";
+  m.classes = Vector::LinSpaced(2, 0.0, 1.0);
+  m.class_names = {"caf\u00e9, noir", "th\u00e9"};
+  const json j = json::parse(model_to_json(m));
+  EXPECT_EQ(j["class_labels"]["dtype"], "<U10");  // 10 code points, 11 bytes
+  EXPECT_EQ(j["class_labels"]["values"], json(m.class_names));
+  const Model back = model_from_json(model_to_json(m));
+  expect_models_identical(m, back);
+  EXPECT_EQ(back.class_names, m.class_names);
+  EXPECT_EQ(back.class_label(1), "th\u00e9");
+  m.class_names.clear();
+  EXPECT_EQ(m.class_label(1), "1");
+  EXPECT_FALSE(json::parse(model_to_json(m)).contains("class_labels"));
+
+  // Labels of other dtypes are the Python classifier's own business: read as numeric classes.
+  json ints = j;
+  ints["class_labels"] = {{"dtype", "<i8"}, {"values", {0, 1}}};
+  EXPECT_TRUE(model_from_json(ints.dump()).class_names.empty());
+  // Wrong counts, order, codes, and labels on a regression model are refused by name.
+  json wrong = j;
+  wrong["class_labels"]["values"] = {"a", "b", "c"};
+  expect_rejected(wrong, "class_labels", "three labels for two classes");
+  wrong["class_labels"]["values"] = {"b", "a"};
+  expect_rejected(wrong, "class_labels", "unsorted labels");
+  wrong = j;
+  wrong["classes"] = {3.0, 7.0};
+  expect_rejected(wrong, "classes", "text labels with classes that are not their codes");
+  wrong = j;
+  wrong["class_labels"] = "setosa";
+  expect_rejected(wrong, "class_labels", "not an object");
+  wrong = j;
+  wrong["loss"] = "squared";
+  wrong.erase("classes");
+  expect_rejected(wrong, "class_labels", "labels on a regression model");
+}
+
 TEST(ModelFile, LargeSeedsRoundTripExactly) {
   // Seeds are 64-bit integers; above 2^53 a detour through double loses them.
   for (std::uint64_t seed : {std::uint64_t{0}, (std::uint64_t{1} << 53) + 1, std::uint64_t{18446744073709551557ULL},

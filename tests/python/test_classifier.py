@@ -248,6 +248,36 @@ def test_cli_predictions_agree_both_ways(tmp_path, cli, data, loss, labels):
     assert loaded.certificate_.relative_gap <= 1e-6
 
 
+def test_a_cli_fit_on_text_labels_loads_with_string_classes(tmp_path, cli, data):
+    """`cvxnn fit` on a CSV whose label column holds text: cvxnn.load gives string classes_ whose
+    predictions are the CLI's, and saving again keeps the one "class_labels" field."""
+    X, _, three = data
+    names = np.array(["setosa", "versicolor, big", "\u00e9t\u00e9"])
+    csv = tmp_path / "text.csv"
+    with open(csv, "w", encoding="utf-8") as f:
+        f.write("x0,x1,species\n")
+        for row, k in zip(X, three):
+            label = f'"{names[k]}"' if "," in names[k] else names[k]
+            f.write(f"{row[0]!r},{row[1]!r},{label}\n")
+    model_path = tmp_path / "cli.json"
+    subprocess.run([cli, "fit", "--data", str(csv), "--target", "species", "--loss", "cross-entropy", "--patterns",
+                    "16", "-q", "-o", str(model_path)], check=True, capture_output=True)
+    loaded = cvxnn.load(model_path)
+    assert loaded.classes_.dtype.kind == "U"
+    np.testing.assert_array_equal(loaded.classes_, np.sort(names))
+    subprocess.run([cli, "predict", str(model_path), "--data", str(csv), "-o", str(tmp_path / "labels.csv")],
+                   check=True, capture_output=True)
+    import csv as csv_module
+    with open(tmp_path / "labels.csv", encoding="utf-8") as f:
+        cli_labels = [row[0] for row in csv_module.reader(f)][1:]
+    assert loaded.predict(X).tolist() == cli_labels
+    assert np.mean(loaded.predict(X) == names[three]) >= 0.8
+    loaded.save(tmp_path / "again.json")
+    again = (tmp_path / "again.json").read_text(encoding="utf-8")
+    assert again.count('"class_labels"') == 1
+    np.testing.assert_array_equal(cvxnn.load(tmp_path / "again.json").classes_, loaded.classes_)
+
+
 # ---- labels of every type -------------------------------------------------------------------------
 LABELS = {
     "strings": np.array(["cat", "dog", "eel"]),
@@ -280,14 +310,21 @@ def test_labels_round_trip_through_fit_save_load_and_pickle(tmp_path, cli, data,
     np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
     assert loaded.certificate_ == estimator.certificate_
     assert loaded.model_.to_json() == estimator.model_.to_json()
-    # The C++ side reads the file and predicts the numbers standing for the labels: the labels
-    # themselves when numeric, their indices in classes_ otherwise.
+    # The C++ side reads the file and predicts the numbers standing for the labels (the labels
+    # themselves when numeric, their indices in classes_ otherwise), and strings as themselves.
     core_classes = json.loads(path.read_text())["classes"]
     numeric = kind in ("ints", "floats", "bools")
     assert core_classes == (estimator.classes_.astype(float).tolist() if numeric else list(range(len(names))))
     csv = write_csv(tmp_path / "data.csv", X, np.searchsorted(estimator.classes_, y), "x0,x1,y")
-    cli_labels = cli_predict(cli, path, csv, tmp_path / "labels.csv")[:, 0]
-    np.testing.assert_array_equal(estimator.classes_[np.searchsorted(core_classes, cli_labels)], predicted)
+    if kind == "strings":
+        assert estimator.model_.class_names == names.tolist()
+        subprocess.run([cli, "predict", str(path), "--data", str(csv), "-o", str(tmp_path / "labels.csv")],
+                       check=True, capture_output=True)
+        cli_text = (tmp_path / "labels.csv").read_text(encoding="utf-8").splitlines()
+        assert cli_text == ["y", *predicted.tolist()]
+    else:
+        cli_labels = cli_predict(cli, path, csv, tmp_path / "labels.csv")[:, 0]
+        np.testing.assert_array_equal(estimator.classes_[np.searchsorted(core_classes, cli_labels)], predicted)
 
     restored = pickle.loads(pickle.dumps(estimator))
     np.testing.assert_array_equal(restored.predict(X), predicted)
@@ -297,11 +334,19 @@ def test_labels_round_trip_through_fit_save_load_and_pickle(tmp_path, cli, data,
 
 def test_a_wrong_class_labels_field_is_refused_by_name(tmp_path, data):
     X, _, three = data
+    # String labels are the core's to read (cvxnn predict prints them): its reader refuses them.
     estimator = fitted(X, LABELS["strings"][three], n_patterns=8)
     path = tmp_path / "m.json"
     estimator.save(path)
     model = json.loads(path.read_text())
     model["class_labels"]["values"] = ["cat", "dog"]
+    path.write_text(json.dumps(model))
+    with pytest.raises(OSError, match="m.json: field 'class_labels': holds 2 labels for 3 classes"):
+        cvxnn.load(path)
+    # Labels of other dtypes are this module's own.
+    fitted(X, LABELS["ints"][three], n_patterns=8).save(path)
+    model = json.loads(path.read_text())
+    model["class_labels"]["values"] = [1, 2]
     path.write_text(json.dumps(model))
     with pytest.raises(ValueError, match="m.json: field 'class_labels' holds 2 labels but the model has 3 classes"):
         cvxnn.load(path)

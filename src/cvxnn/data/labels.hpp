@@ -1,7 +1,8 @@
 // Class labels of a classification target column and their encodings for the losses.
 //
 // A labelled data set has one target column of numeric labels (any distinct values: 0/1, −1/1,
-// 1..k, 3.5). The classes are its distinct values in increasing order; the logistic loss takes
+// 1..k, 3.5); text labels arrive here as their codes 0..k−1 (Dataset::class_names keeps the text,
+// Model::class_names carries it to the model file and to predictions). The classes are its distinct values in increasing order; the logistic loss takes
 // exactly two (the first becomes −1, the second +1: the network's score is positive for the
 // second class), the cross-entropy loss k ≥ 2 (one-hot columns in class order: one score per
 // class). Predictions go back the same way: the label of the largest score (or of the sign) and

@@ -213,8 +213,11 @@ std::string_view cell_text(std::string_view field) {
   return field;
 }
 
-double parse_cell(const std::string& path, const Line& line, std::size_t column,
-                  const std::string& name, std::string_view field) {
+// The number in a cell, or nullopt for text (any non-empty cell that is not a number); the
+// message `not_a_number` receives is what using the column as numbers will say. Empty cells and
+// NaN/Inf/overflow are errors in every column: a missing value is not a label.
+std::optional<double> parse_cell(const std::string& path, const Line& line, std::size_t column,
+                                 const std::string& name, std::string_view field, std::string* not_a_number) {
   const auto where = fmt::format("line {}, column {} ('{}')", line.number, column + 1, name);
   const auto text = cell_text(field);
   if (text.empty()) fail(path, where + ": empty cell");
@@ -228,7 +231,8 @@ double parse_cell(const std::string& path, const Line& line, std::size_t column,
                      "' is too large for a double (it would be Inf, which is not allowed)");
     case NumberStatus::not_a_number: break;
   }
-  fail(path, where + ": cannot parse '" + excerpt(text) + "' as a number");
+  *not_a_number = path + ": " + where + ": cannot parse '" + excerpt(text) + "' as a number";
+  return std::nullopt;
 }
 
 // Data lines are those after the header up to the last non-blank one; blank lines may only trail.
@@ -258,8 +262,23 @@ void parse_rows(const std::string& path, const std::vector<Line>& rows, Table& t
                              fields.size()));
     }
     for (std::size_t j = 0; j < width; ++j) {
+      std::string not_a_number;
+      const auto value = parse_cell(path, rows[i], j, table.column_names[j], fields[j], &not_a_number);
       table.values(static_cast<Index>(i), static_cast<Index>(j)) =
-          parse_cell(path, rows[i], j, table.column_names[j], fields[j]);
+          value ? *value : std::numeric_limits<double>::quiet_NaN();
+      if (!value && !table.text_columns.count(static_cast<Index>(j))) {
+        table.text_columns[static_cast<Index>(j)].not_a_number = std::move(not_a_number);
+      }
+    }
+  }
+  // A column turns out to be text at its first non-number: a second pass keeps all its cells.
+  if (table.text_columns.empty()) return;
+  for (auto& [j, column] : table.text_columns) column.cells.reserve(rows.size());
+  for (const Line& row : rows) {
+    split_fields(path, row, fields);
+    for (auto& [j, column] : table.text_columns) {
+      column.cells.push_back(unquote_name(fields[static_cast<std::size_t>(j)]));
+      table.values(static_cast<Index>(column.cells.size()) - 1, j) = std::numeric_limits<double>::quiet_NaN();
     }
   }
 }
@@ -527,18 +546,6 @@ Matrix decode_npy_values(const std::string& path, const NpyHeader& header, NpyTy
 
 // ---- writing -------------------------------------------------------------------------------------
 
-std::string csv_header_name(const std::string& name) {
-  if (name.find_first_of("\r\n") != std::string::npos) {
-    throw InvalidInput("write_csv: column name '" + name + "' contains a line break");
-  }
-  const bool needs_quotes = name.empty() || name.find_first_of(",\"'") != std::string::npos ||
-                            trim(name).size() != name.size();
-  if (!needs_quotes) return name;
-  std::string quoted = "\"";
-  for (char ch : name) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return quoted + "\"";
-}
-
 std::string temporary_path_for(const std::string& path) {
   static std::atomic<std::uint64_t> counter{0};
   static const std::uint64_t salt = std::random_device{}();
@@ -644,6 +651,66 @@ Index resolve_target(const Table& table, const std::string& target) {
                      available_columns(table));
 }
 
+// Features and regression targets are numbers: a text column is refused at its first text cell.
+void require_numbers(const Table& table, Index column, const std::string& role) {
+  const auto text = table.text_columns.find(column);
+  if (text == table.text_columns.end()) return;
+  throw FileError(text->second.not_a_number + " (the column is " + role +
+                  "; only a classifier's one label column may hold text)");
+}
+
+bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 0;
+    std::uint32_t code = 0;
+    if (lead < 0x80) length = 1, code = lead;
+    else if ((lead & 0xE0) == 0xC0) length = 2, code = lead & 0x1Fu;
+    else if ((lead & 0xF0) == 0xE0) length = 3, code = lead & 0x0Fu;
+    else if ((lead & 0xF8) == 0xF0) length = 4, code = lead & 0x07u;
+    else return false;
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3Fu);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8 either.
+    static constexpr std::uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < smallest[length] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
+    i += length;
+  }
+  return true;
+}
+
+// Data rows start on line 2 (the header is line 1; blank lines may only trail).
+std::string label_where(const Table& table, Index column, std::size_t row) {
+  return fmt::format("{}: line {}, column {} ('{}')", table.source, row + 2, column + 1,
+                     table.column_names[static_cast<std::size_t>(column)]);
+}
+
+// A text label column as codes: each row's index among its distinct labels in byte order.
+Matrix code_text_labels(const Table& table, Index column, std::vector<std::string>* class_names) {
+  const TextColumn& text = table.text_columns.at(column);
+  for (std::size_t i = 0; i < text.cells.size(); ++i) {
+    if (!valid_utf8(text.cells[i])) {
+      throw FileError(label_where(table, column, i) + ": the label '" + excerpt(text.cells[i]) +
+                      "' is not valid UTF-8 (labels are written to model files as JSON text)");
+    }
+  }
+  std::vector<std::string> names = text.cells;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  Matrix codes(static_cast<Index>(text.cells.size()), 1);
+  for (std::size_t i = 0; i < text.cells.size(); ++i) {
+    codes(static_cast<Index>(i), 0) =
+        double(std::lower_bound(names.begin(), names.end(), text.cells[i]) - names.begin());
+  }
+  *class_names = std::move(names);
+  return codes;
+}
+
 Matrix gather_columns(const Matrix& values, const std::vector<Index>& columns) {
   Matrix out(values.rows(), static_cast<Index>(columns.size()));
   for (std::size_t k = 0; k < columns.size(); ++k) {
@@ -676,9 +743,15 @@ Dataset split_targets(const Table& table, const std::vector<std::string>& target
       feature_columns.push_back(j);
     }
   }
+  for (Index j : feature_columns) require_numbers(table, j, "a feature");
   Dataset data;
   data.X = gather_columns(table.values, feature_columns);
-  data.Y = gather_columns(table.values, target_columns);
+  if (target_columns.size() == 1 && table.text_columns.count(target_columns[0])) {
+    data.Y = code_text_labels(table, target_columns[0], &data.class_names);
+  } else {
+    for (Index j : target_columns) require_numbers(table, j, "one of several targets");
+    data.Y = gather_columns(table.values, target_columns);
+  }
   for (Index j : feature_columns) data.feature_names.push_back(table.column_names[static_cast<std::size_t>(j)]);
   for (Index j : target_columns) data.target_names.push_back(table.column_names[static_cast<std::size_t>(j)]);
   return data;
@@ -692,21 +765,55 @@ Matrix select_columns(const Table& table, const std::vector<std::string>& names)
       throw InvalidInput(table.source + ": column '" + name + "' not found; " +
                          available_columns(table));
     }
+    require_numbers(table, *column, "used as numbers");
     columns.push_back(*column);
   }
   return gather_columns(table.values, columns);
 }
 
-void write_csv(const std::string& path, const Matrix& values,
-               const std::vector<std::string>& column_names) {
+Matrix select_label_codes(const Table& table, const std::string& name, const std::vector<std::string>& class_names) {
+  const auto column = column_by_name(table, name);
+  if (!column) {
+    throw InvalidInput(table.source + ": column '" + name + "' not found; " + available_columns(table));
+  }
+  const auto text = table.text_columns.find(*column);
+  if (text == table.text_columns.end()) {
+    throw FileError(table.source + ": label column '" + name +
+                    "' holds only numbers, but the model's classes are text labels");
+  }
+  const std::vector<std::string>& cells = text->second.cells;
+  Matrix codes(static_cast<Index>(cells.size()), 1);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const auto found = std::find(class_names.begin(), class_names.end(), cells[i]);
+    if (found == class_names.end()) {
+      throw InvalidInput(label_where(table, *column, i) + ": the label '" + excerpt(cells[i]) +
+                         "' is not one of the model's " + std::to_string(class_names.size()) + " classes");
+    }
+    codes(static_cast<Index>(i), 0) = double(found - class_names.begin());
+  }
+  return codes;
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of("\r\n") != std::string::npos) {
+    throw InvalidInput("CSV: the field '" + excerpt(text) + "' contains a line break");
+  }
+  const bool needs_quotes = text.empty() || text.find_first_of(",\"'") != std::string::npos ||
+                            trim(text).size() != text.size();
+  if (!needs_quotes) return text;
+  std::string quoted = "\"";
+  for (char ch : text) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return quoted + "\"";
+}
+
+std::string csv_text(const Matrix& values, const std::vector<std::string>& column_names) {
   if (static_cast<Index>(column_names.size()) != values.cols()) {
-    throw InvalidInput(fmt::format("write_csv({}): {} column names for {} columns", path,
-                                   column_names.size(), values.cols()));
+    throw InvalidInput(fmt::format("write_csv: {} column names for {} columns", column_names.size(), values.cols()));
   }
   std::string text;
   for (std::size_t j = 0; j < column_names.size(); ++j) {
     if (j > 0) text += ',';
-    text += csv_header_name(column_names[j]);
+    text += csv_field(column_names[j]);
   }
   text += '\n';
   char buffer[64];
@@ -718,7 +825,12 @@ void write_csv(const std::string& path, const Matrix& values,
     }
     text += '\n';
   }
-  write_text_file_atomically(path, text);
+  return text;
+}
+
+void write_csv(const std::string& path, const Matrix& values,
+               const std::vector<std::string>& column_names) {
+  write_text_file_atomically(path, csv_text(values, column_names));
 }
 
 void write_text_file_atomically(const std::string& path, const std::string& contents) {

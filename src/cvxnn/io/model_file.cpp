@@ -1,8 +1,11 @@
 #include "cvxnn/io/model_file.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/data/table.hpp"
@@ -23,6 +26,11 @@ LabelEncoding Model::labels() const {
   return encoding;
 }
 
+std::string Model::class_label(Index k) const {
+  if (!class_names.empty()) return class_names.at(static_cast<std::size_t>(k));
+  return fmt::format("{}", classes(k));
+}
+
 Matrix Model::predict_labels(MatrixView raw_features) const { return labels().labels_of(predict(raw_features)); }
 
 Matrix Model::predict_proba(MatrixView raw_features) const { return labels().probabilities(predict(raw_features)); }
@@ -39,6 +47,22 @@ json matrix_to_json(const Matrix& M) {
     rows.push_back(std::move(row));
   }
   return rows;
+}
+
+// NumPy's dtype of an array of these strings: "<U" and the longest length in code points.
+std::string numpy_unicode_dtype(const std::vector<std::string>& texts) {
+  std::size_t longest = 1;
+  for (const std::string& text : texts) {
+    const auto code_points = static_cast<std::size_t>(
+        std::count_if(text.begin(), text.end(), [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
+    longest = std::max(longest, code_points);
+  }
+  return "<U" + std::to_string(longest);
+}
+
+bool numpy_unicode_dtype(const std::string& dtype) {
+  const std::size_t kind = !dtype.empty() && std::string("<>|=").find(dtype[0]) != std::string::npos ? 1 : 0;
+  return dtype.size() > kind && dtype[kind] == 'U';
 }
 
 json vector_to_json(const Vector& v) {
@@ -139,6 +163,9 @@ std::string model_to_json(const Model& model) {
   j["features"] = model.feature_names;
   j["targets"] = model.target_names;
   if (model.classifier()) j["classes"] = vector_to_json(model.classes);
+  if (!model.class_names.empty()) {
+    j["class_labels"] = {{"dtype", numpy_unicode_dtype(model.class_names)}, {"values", model.class_names}};
+  }
   const Preprocessing& pre = model.preprocessing;
   j["preprocessing"] = {{"center", vector_to_json(pre.center)},
                         {"scale", vector_to_json(pre.scale)},
@@ -226,8 +253,25 @@ Model model_from_json(const std::string& text, const std::string& path) {
       if (!(m.classes(i) > m.classes(i - 1))) r.fail("classes", "must be increasing");
     }
     c = loss == LossKind::logistic ? 1 : m.classes.size();
-  } else if (j.contains("classes")) {
-    r.fail("classes", "a squared-loss model has no classes");
+    // Text labels (other dtypes in this field are the Python classifier's own: it reads them).
+    if (j.contains("class_labels")) {
+      const json& labels = j["class_labels"];
+      if (!labels.is_object()) r.fail("class_labels", "expected {\"dtype\": ..., \"values\": [...]}");
+      const std::string dtype = r.text(r.field(labels, "dtype", "class_labels"), "class_labels.dtype");
+      if (numpy_unicode_dtype(dtype)) {
+        m.class_names = r.strings(r.field(labels, "values", "class_labels"), "class_labels.values");
+        if (static_cast<Index>(m.class_names.size()) != m.classes.size()) {
+          r.fail("class_labels", fmt::format("holds {} labels for {} classes", m.class_names.size(), m.classes.size()));
+        }
+        for (Index k = 0; k < m.classes.size(); ++k) {
+          if (m.classes(k) != double(k)) r.fail("classes", "text labels need the classes 0, 1, ..., k-1 (their codes)");
+          const auto i = static_cast<std::size_t>(k);
+          if (i > 0 && !(m.class_names[i - 1] < m.class_names[i])) r.fail("class_labels", "must be distinct and sorted");
+        }
+      }
+    }
+  } else if (j.contains("classes") || j.contains("class_labels")) {
+    r.fail(j.contains("classes") ? "classes" : "class_labels", "a squared-loss model has no classes");
   }
   if (p.center.size() != d_in || p.scale.size() != d_in) {
     r.fail("preprocessing", "center and scale need one entry per feature (" + std::to_string(d_in) + ")");

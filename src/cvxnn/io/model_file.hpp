@@ -43,6 +43,11 @@ struct Model {
   std::vector<std::string> feature_names;  ///< raw feature columns, in the order the network takes them
   std::vector<std::string> target_names;
   Vector classes;
+  /// Text labels of the classes when the label column held text ("setosa", ...): classes are then
+  /// their codes 0..k−1 and class_names[k] is the label of code k. Empty for numeric labels.
+  /// Stored as "class_labels": {"dtype": "<U…", "values": [...]}, the field the Python classifier
+  /// writes for string labels, so either side reads the other's files.
+  std::vector<std::string> class_names;
   TwoLayerNetwork network;
   /// The pattern set the program ranged over, as gates (P×d) and, for the signed program, signs
   /// (P×c); `certify` rebuilds the masks from them on the data.
@@ -58,6 +63,8 @@ struct Model {
   TrainingSummary training;
 
   bool classifier() const { return classes.size() > 0; }
+  /// The label of class k as text: its name, or the number as the shortest text reading back to it.
+  std::string class_label(Index k) const;
   LossKind loss_kind() const { return loss_kind_from_string(loss); }
   PenaltyKind penalty_kind() const { return penalty_kind_from_string(penalty); }
   /// The classes and the loss's encoding (InvalidInput for a regression model).
