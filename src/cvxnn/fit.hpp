@@ -74,9 +74,12 @@ SolveResult solve(const ConvexProblem& problem, SolverKind kind, const SolverOpt
 
 /// Certificate of any network on a program: primal = the network's (NC) objective (for gated
 /// networks, the gated program's objective), dual = the program's best bound along the network's
-/// residual and, when given (non-empty, n×c), along `dual_direction`.
+/// residual and, when given (non-empty, n×c), along `dual_direction` (one pass when the two
+/// directions agree to rounding, as a solver's own does with its converted network). Past the
+/// deadline the NNLS values of the cone programs are bounded instead of solved: a valid, weaker
+/// bound.
 Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork& network,
-                            const Matrix& dual_direction = Matrix());
+                            const Matrix& dual_direction = Matrix(), Deadline deadline = kNoDeadline);
 
 /// Rough peak memory of a fit by the first-order or working-set solvers: copies of the data, the
 /// byte mask of P patterns, the iterates (d×J) and the images (n×c; n×J cone values for the

@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -333,6 +336,116 @@ TEST(DualNorms, IndependentOfThreadCount) {
   EXPECT_EQ(m1, m2);
   EXPECT_EQ(b1, b2);
   EXPECT_EQ(m1, n1.maxCoeff()) << "branch and bound must find the exact maximum";
+}
+
+// ---- branch and bound over refinable upper bounds ------------------------------------------------------
+
+// Items with exact values and two looser levels of upper bounds (level 1 sometimes looser than
+// the starting bound, as a cut Lawson–Hanson run can be): the search must return the same items
+// and values as sorting the exact values, while refining only part of them.
+TEST(LargestValues, MatchSortingTheExactValues) {
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const Index n = 300;
+  std::vector<double> exact(n), level1(n);
+  std::vector<std::pair<double, Index>> bounded;
+  for (Index i = 0; i < n; ++i) {
+    exact[i] = unit(rng);
+    level1[i] = exact[i] + (unit(rng) < 0.2 ? 2.0 : 0.05) * unit(rng);
+    bounded.emplace_back(exact[i] + 0.5 * unit(rng), i);
+  }
+  std::vector<Index> by_value(n);
+  for (Index i = 0; i < n; ++i) by_value[i] = i;
+  std::sort(by_value.begin(), by_value.end(), [&](Index a, Index b) { return exact[a] > exact[b]; });
+  for (std::size_t count : {std::size_t{1}, std::size_t{5}, std::size_t{40}, std::size_t{1000}}) {
+    for (double floor : {0.0, 0.7}) {
+      std::vector<int> calls(3, 0);
+      const Refinement refinement{[&](Index i, int level) {
+                                    calls[level] += 1;
+                                    return level == 1 ? level1[i] : exact[i];
+                                  },
+                                  2, 1.0};
+      const std::vector<RankedValue> found = largest_values(bounded, count, floor, refinement);
+      std::size_t expected = 0;
+      while (expected < std::min<std::size_t>(count, n) && exact[by_value[expected]] > floor) ++expected;
+      ASSERT_EQ(found.size(), expected) << "count " << count << " floor " << floor;
+      for (std::size_t k = 0; k < found.size(); ++k) {
+        EXPECT_EQ(found[k].item, by_value[k]);
+        EXPECT_EQ(found[k].value, exact[by_value[k]]);
+        EXPECT_TRUE(found[k].exact);
+      }
+      if (count == 1) EXPECT_LT(calls[2], n / 4) << "the exact value is needed only near the top";
+    }
+  }
+}
+
+TEST(LargestValues, AtAnExpiredDeadlineReturnUpperBounds) {
+  std::mt19937_64 rng(18);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::vector<double> exact(50);
+  std::vector<std::pair<double, Index>> bounded;
+  for (Index i = 0; i < 50; ++i) {
+    exact[i] = unit(rng);
+    bounded.emplace_back(exact[i] + unit(rng), i);
+  }
+  bool refined = false;
+  const Refinement refinement{[&](Index i, int) {
+                                refined = true;
+                                return exact[i];
+                              },
+                              1, 1.0};
+  const auto past = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  const std::vector<RankedValue> found = largest_values(bounded, 3, 0.0, refinement, past);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_FALSE(refined);
+  EXPECT_GE(found[0].value, *std::max_element(exact.begin(), exact.end())) << "the first bounds every value";
+  for (const RankedValue& v : found) {
+    EXPECT_FALSE(v.exact);
+    EXPECT_GE(v.value, exact[v.item]);
+  }
+}
+
+// The cone programs' levels: a Lawson–Hanson run cut after a few steps bounds the NNLS value from
+// above, the last level is the value; an expired deadline gives an upper bound on the largest
+// value, and so a weaker but valid dual bound.
+TEST(DualNorms, CutNnlsAndExpiredDeadlinesBoundFromAbove) {
+  const auto past = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  {  // small enough for the brute-force reference
+    const auto p = make_problem(Formulation::relu, 20, 2, 1, 6, 1e-2, 302);
+    const Matrix theta = test::random_matrix(20, 1, 3);
+    const ColMatrix G = group_correlations(*p, theta);
+    const Refinement levels = group_value_refinement(*p, G);
+    ASSERT_EQ(levels.levels, 2);
+    for (Index j = 0; j < p->num_groups(); ++j) {
+      const double ref = reference_norm(*p, j, theta);
+      EXPECT_NEAR(levels.refine(j, 2), ref, 1e-9 * (1.0 + ref)) << "group " << j;
+    }
+  }
+  // Large enough that Lawson–Hanson needs more steps than the cut allows.
+  const auto p = make_problem(Formulation::relu, 300, 8, 1, 30, 1e-2, 303);
+  for (std::uint64_t seed : {1u, 2u}) {
+    const Matrix theta = seed == 1 ? p->Y() : test::random_matrix(300, 1, seed);
+    const ColMatrix G = group_correlations(*p, theta);
+    const Refinement levels = group_value_refinement(*p, G);
+    double exact_max = 0.0;
+    int loose = 0;
+    for (Index j = 0; j < p->num_groups(); ++j) {
+      const double exact = levels.refine(j, 2);
+      const double cut = levels.refine(j, 1);
+      exact_max = std::max(exact_max, exact);
+      EXPECT_GE(cut, exact * (1.0 - 1e-12)) << "group " << j;
+      loose += cut > exact * (1.0 + 1e-9) ? 1 : 0;
+    }
+    EXPECT_GT(loose, 0) << "no cut run stopped early: the test does not test the cut";
+    EXPECT_EQ(max_dual_constraint_norm(*p, theta), exact_max);
+    const double bounded_max = max_dual_constraint_norm(*p, theta, past);
+    EXPECT_GE(bounded_max, exact_max);
+    const double exact_bound = dual_bound(*p, theta);
+    const double weak_bound = dual_bound(*p, theta, past);
+    EXPECT_GE(weak_bound, 0.0);
+    EXPECT_LE(weak_bound, exact_bound);
+    EXPECT_EQ(weak_bound, dual_bound(*p, theta, bounded_max));
+  }
 }
 
 TEST(DualBound, MatchesClosedFormFromReferenceNorms) {

@@ -12,8 +12,11 @@
 //
 // Weak duality holds for any feasible (Θ, α), whatever the primal point. We take the direction
 // Θ = −(n c / 2) ∇f(Ŷ) of an iterate (the residual Y − Ŷ for the squared loss; the dual optimum
-// at the primal optimum), compute the exact constraint value of every group, and scale Θ by the
-// best t ∈ [0, λ / max_j norm_j] inside the conjugate's domain (Loss::best_scaling).
+// at the primal optimum), compute the largest constraint value over the groups, and scale Θ by
+// the best t ∈ [0, λ / max_j norm_j] inside the conjugate's domain (Loss::best_scaling). Any
+// upper bound on that maximum also gives a feasible point, only a weaker bound: any α ≥ 0 bounds
+// an NNLS value from above, so a pass that runs out of time (a Deadline) stops refining and
+// returns the best upper bound it holds, and the certificate stays valid.
 //
 // Scope: with every pattern of X enumerated, c = 1 and the gated or relu program, the bound is
 // also a lower bound on the network problem (NC) over all widths: (R) over all patterns equals
@@ -22,6 +25,7 @@
 // the program over the given patterns.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <utility>
@@ -51,35 +55,62 @@ struct Certificate {
 /// pattern's block under the frobenius and nuclear penalties).
 Vector dual_constraint_norms(const ConvexProblem& problem, const Matrix& theta);
 
-/// The exact dual-constraint value of one pattern from the correlations (group_correlations
-/// below): the largest over its penalty blocks, the NNLS value for the cone programs.
-double pattern_constraint_value(const ConvexProblem& problem, const ColMatrix& correlations, Index pattern);
+/// When a certificate pass must stop refining its constraint values (steady clock).
+using Deadline = std::chrono::steady_clock::time_point;
+inline constexpr Deadline kNoDeadline = Deadline::max();
+/// The deadline `seconds` from now (none for an infinite number of seconds).
+Deadline deadline_in(double seconds);
 
-/// Branch and bound for items with cheap upper bounds and expensive exact values (the NNLS of the
-/// cone programs): the (at most) `count` items whose exact values are the largest and exceed
-/// `floor`, largest first, as (value, item). `bounded` holds (upper bound, item); items are
-/// visited in decreasing order of the bound, `exact` in parallel batches (`flops_per_item` sizes
-/// the team), and the search stops once no bound left beats the count-th value found.
-std::vector<std::pair<double, Index>> largest_exact_values(std::vector<std::pair<double, Index>> bounded,
-                                                           std::size_t count, double floor,
-                                                           const std::function<double(Index)>& exact,
-                                                           double flops_per_item);
+/// Upper bounds of increasing cost and tightness on an item's value: refine(item, level) for
+/// level = 1 .. levels is an upper bound on the value, and exact at `levels` (the cone programs:
+/// a Lawson–Hanson run cut after a few steps, then run to the end).
+struct Refinement {
+  std::function<double(Index item, int level)> refine;
+  int levels = 1;
+  double flops_per_item = 0.0;  ///< of the costliest level, for sizing thread teams
+};
+
+/// A value found by largest_values: exact, or (the deadline came first) an upper bound on it.
+struct RankedValue {
+  double value = 0.0;
+  Index item = 0;
+  bool exact = true;
+};
+
+/// Best-first branch and bound for items with cheap upper bounds and expensive exact values (the
+/// NNLS of the cone programs): the (at most) `count` items whose values are the largest and
+/// exceed `floor`, largest first. `bounded` holds (upper bound, item). The item whose current
+/// bound is largest is refined to its next level (in parallel batches from the top) until the
+/// top `count` are exact, so an item is refined only while it could still be among them. With a
+/// `key`, the result holds one item per key, the one with the largest value (the patterns whose
+/// largest group value is largest: items are groups, keys their patterns). At the deadline the
+/// top items are returned with their current bounds (exact = false): upper bounds on their
+/// values, and the first is an upper bound on every value.
+std::vector<RankedValue> largest_values(const std::vector<std::pair<double, Index>>& bounded, std::size_t count,
+                                        double floor, const Refinement& refinement, Deadline deadline = kNoDeadline,
+                                        const std::function<Index(Index item)>& key = {});
+/// The Refinement of a cone program's group values: the NNLS of group j for correlation column
+/// G.col(j).
+Refinement group_value_refinement(const ConvexProblem& problem, const ColMatrix& correlations);
 /// About the flops of one cone NNLS (d×n, a few active-set steps): for sizing thread teams.
 double nnls_flops(const ConvexProblem& problem);
 
 /// Largest dual-constraint value over groups (branch and bound: ‖s_j XᵀD_jθ‖ bounds the NNLS
-/// value from above, so the NNLS is only solved for groups that could raise the maximum).
-double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& theta);
+/// value from above, so the NNLS is only solved for groups that could raise the maximum). Past
+/// the deadline: an upper bound on it.
+double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& theta, Deadline deadline = kNoDeadline);
 
-/// Best lower bound on the program's optimum along direction Θ.
-double dual_bound(const ConvexProblem& problem, const Matrix& theta);
+/// Best lower bound on the program's optimum along direction Θ (past the deadline: a valid,
+/// weaker one).
+double dual_bound(const ConvexProblem& problem, const Matrix& theta, Deadline deadline = kNoDeadline);
 
 /// The pieces of dual_bound, for callers that already hold the constraint values: the columns
 /// s_j XᵀD_{p_j}θ_{o_j} of every group (d×J, one adjoint pass; their norms are the gated
 /// constraint values and upper bounds of the cone-constrained ones), the largest exact constraint
 /// value from them, the scaling t that makes tΘ feasible and best, and the bound at that scaling.
 ColMatrix group_correlations(const ConvexProblem& problem, const Matrix& theta);
-double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix& correlations);
+double max_dual_constraint_norm_of(const ConvexProblem& problem, const ColMatrix& correlations,
+                                   Deadline deadline = kNoDeadline);
 double dual_scaling(const ConvexProblem& problem, const Matrix& theta, double max_norm);
 double dual_bound(const ConvexProblem& problem, const Matrix& theta, double max_norm);
 
@@ -91,6 +122,7 @@ double beta_max(const ConvexProblem& problem);
 CertificateScope scope_of(const ConvexProblem& problem);
 
 /// Certificate for a model with objective `primal` whose training predictions are `yhat`.
-Certificate certify(const ConvexProblem& problem, double primal, const Matrix& yhat, double constraint_violation = 0.0);
+Certificate certify(const ConvexProblem& problem, double primal, const Matrix& yhat, double constraint_violation = 0.0,
+                    Deadline deadline = kNoDeadline);
 
 }  // namespace cvxnn

@@ -70,10 +70,10 @@ struct DirectionBound {
   double scaling = 0.0;  // t: tΘ is the feasible dual point behind the bound
 };
 
-DirectionBound evaluate_direction(const ConvexProblem& problem, Matrix theta) {
+DirectionBound evaluate_direction(const ConvexProblem& problem, Matrix theta, Deadline deadline) {
   DirectionBound out;
   out.correlations = group_correlations(problem, theta);
-  const double max_norm = max_dual_constraint_norm_of(problem, out.correlations);
+  const double max_norm = max_dual_constraint_norm_of(problem, out.correlations, deadline);
   out.scaling = dual_scaling(problem, theta, max_norm);
   out.bound = dual_bound(problem, theta, max_norm);
   out.theta = std::move(theta);
@@ -82,11 +82,12 @@ DirectionBound evaluate_direction(const ConvexProblem& problem, Matrix theta) {
 
 // The (at most) `count` patterns with the largest constraint values above λ among `candidates`
 // ((upper bound, pattern)), largest first, each with its value. For the cone programs the exact
-// values are NNLS, the bounds the unconstrained norms: branch and bound settles the quota without
-// solving most of them.
+// values are NNLS, the bounds the unconstrained norms: branch and bound over the candidates'
+// groups (a pattern's value is its largest group's) settles the quota without solving most of
+// them (past the deadline: the patterns with the largest bounds).
 std::vector<std::pair<double, Index>> largest_violations(const ConvexProblem& problem, const ColMatrix& correlations,
                                                          std::vector<std::pair<double, Index>> candidates,
-                                                         std::size_t count, double lambda) {
+                                                         std::size_t count, double lambda, Deadline deadline) {
   if (!problem.constrained()) {  // the bounds are the values
     const std::size_t keep = std::min(count, candidates.size());
     std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
@@ -95,10 +96,19 @@ std::vector<std::pair<double, Index>> largest_violations(const ConvexProblem& pr
     return candidates;
   }
   const Index per_pattern = problem.num_groups() / std::max<Index>(problem.patterns().num_patterns(), 1);
-  return largest_exact_values(
-      std::move(candidates), count, lambda,
-      [&](Index i) { return pattern_constraint_value(problem, correlations, i); },
-      nnls_flops(problem) * double(per_pattern));
+  std::vector<std::pair<double, Index>> groups;
+  for (const auto& candidate : candidates) {
+    for (Index j = candidate.second * per_pattern; j < (candidate.second + 1) * per_pattern; ++j) {
+      groups.emplace_back(correlations.col(j).norm(), j);
+    }
+  }
+  const auto pattern_of = [&problem](Index j) { return problem.op().groups()[static_cast<std::size_t>(j)].pattern; };
+  std::vector<std::pair<double, Index>> violators;
+  for (const RankedValue& v :
+       largest_values(groups, count, lambda, group_value_refinement(problem, correlations), deadline, pattern_of)) {
+    violators.emplace_back(v.value, pattern_of(v.item));
+  }
+  return violators;
 }
 
 }  // namespace
@@ -125,6 +135,8 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
   if (working_set.initial_patterns < 1) throw InvalidInput("the first working set needs at least one pattern");
   const auto started = std::chrono::steady_clock::now();
+  // The certificate passes stop refining their NNLS values here (their bounds stay valid).
+  const Deadline deadline = deadline_in(options.time_limit);
   const auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
@@ -177,10 +189,10 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
 
   for (;;) {
     // One pass over every pattern: the full program's certificate, scores and screening.
-    DirectionBound residual = evaluate_direction(problem, problem.dual_direction(yhat));
+    DirectionBound residual = evaluate_direction(problem, problem.dual_direction(yhat), deadline);
     DirectionBound best = residual;
     if (inner_direction.size() > 0) {
-      DirectionBound other = evaluate_direction(problem, std::move(inner_direction));
+      DirectionBound other = evaluate_direction(problem, std::move(inner_direction), deadline);
       if (other.bound > best.bound) best = std::move(other);
     }
     if (best.bound > best_dual) {
@@ -241,7 +253,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     for (Index i : set) in_use += result.V.middleCols(i * per_pattern, per_pattern).squaredNorm() > 0.0 ? 1 : 0;
     const auto growth = static_cast<std::size_t>(std::max(working_set.initial_patterns, in_use));
     const std::vector<std::pair<double, Index>> violators =
-        largest_violations(problem, residual.correlations, std::move(candidates), growth, lambda);
+        largest_violations(problem, residual.correlations, std::move(candidates), growth, lambda, deadline);
     if (violators.empty()) {
       inner_tol = std::max(kInnerTolTightening * inner_tol, 1e-3 * options.tol);
     } else {
