@@ -22,8 +22,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -228,20 +230,25 @@ std::vector<Index> parse_list(const std::string& text) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_bench(int argc, char** argv) {
   int repeats = 5;
   bool f32 = true;
   Index n = 20000, P = 1000;
   std::vector<Index> dims{100, 50, 10};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--repeats") repeats = std::stoi(value);
-    else if (flag == "--n") n = std::stol(value);
-    else if (flag == "--patterns") P = std::stol(value);
-    else if (flag == "--d") dims = parse_list(value);
-    else if (flag == "--f32") f32 = value != "0";
-    else {
-      fmt::print(stderr, "bench_operator: unknown option {} (expected --repeats, --n, --patterns, --d, --f32)\n", flag);
+    try {
+      if (flag == "--repeats") repeats = std::stoi(value);
+      else if (flag == "--n") n = std::stol(value);
+      else if (flag == "--patterns") P = std::stol(value);
+      else if (flag == "--d") dims = parse_list(value);
+      else if (flag == "--f32") f32 = value != "0";
+      else {
+        fmt::print(stderr, "bench_operator: unknown option {} (expected --repeats, --n, --patterns, --d, --f32)\n", flag);
+        return 2;
+      }
+    } catch (const std::logic_error&) {  // std::stoi's invalid_argument and out_of_range
+      fmt::print(stderr, "bench_operator: {} expects a number, got '{}'\n", flag, value);
       return 2;
     }
   }
@@ -260,4 +267,14 @@ int main(int argc, char** argv) {
   fmt::print("\npeak resident memory: {:.0f} MiB\n", peak_rss_mib());
   fmt::print("outputs {}\n", ok ? "correct" : "WRONG");
   return ok ? 0 : 1;
+}
+
+// A bad argument or a missing data file ends the run with its message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run_bench(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_operator: {}\n", e.what());
+    return 2;
+  }
 }

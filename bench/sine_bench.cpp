@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -79,7 +80,7 @@ double json_number(const std::string& text, const std::string& key) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_bench(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : ".";
   set_num_threads(1);
   const int n = 10, m = 500, steps = 20000;
@@ -163,4 +164,14 @@ int main(int argc, char** argv) {
   fmt::print("   relu program over every pattern (enumeration + solve): {:.2f} ms, gap {:.1e}\n", 1e3 * global_seconds,
              gap);
   return 0;
+}
+
+// A bad argument or a missing data file ends the run with its message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run_bench(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_sine: {}\n", e.what());
+    return 2;
+  }
 }

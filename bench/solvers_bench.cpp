@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -144,7 +145,7 @@ void print_row(const std::string& problem, const std::string& solver, const Row&
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_bench(int argc, char** argv) {
   std::string root = ".";
   bool large = false, scale = false;
   double baseline_limit = 600.0;
@@ -167,6 +168,10 @@ int main(int argc, char** argv) {
       baseline = false;
     } else if (arg == "--baseline-limit" && a + 1 < argc) {
       baseline_limit = std::stod(argv[++a]);
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw std::invalid_argument("unknown option " + arg +
+                                  " (expected [ROOT] --large --scale --only NAME --ws-limit S --baseline-limit S "
+                                  "--no-baseline --verbose)");
     } else {
       root = arg;
     }
@@ -235,4 +240,14 @@ int main(int argc, char** argv) {
   for (const std::string& line : ratios) fmt::print("{}\n", line);
   fmt::print("peak memory (max RSS): {:.0f} MiB\n", peak_memory_mib());
   return 0;
+}
+
+// A bad argument or a missing data file ends the run with its message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return run_bench(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_solvers: {}\n", e.what());
+    return 2;
+  }
 }
