@@ -45,6 +45,12 @@ class ConvexProblem {
   Index num_features() const { return X_.cols(); }
   Index num_outputs() const { return Y_.cols(); }
   Index num_groups() const { return op_.num_groups(); }
+  /// Groups of each pattern; make_groups lists a pattern's groups together, so pattern i's are
+  /// i·k .. i·k + k − 1 for k = groups_per_pattern().
+  Index groups_per_pattern() const {
+    const Index P = patterns().num_patterns();
+    return P > 0 ? num_groups() / P : 0;
+  }
 
   /// f(Ŷ), e.g. (1/(n c)) ‖Ŷ − Y‖²_F
   double loss(const Matrix& yhat) const { return loss_.value(yhat, Y_); }

@@ -33,7 +33,8 @@ struct Group {
   double sign;    ///< s_j ∈ {+1, −1}
 };
 
-/// The groups of a program: gated → (i, l, +1); relu → (i, l, +1), (i, l, −1); signed → (i, l, s_il).
+/// The groups of a program: gated → (i, l, +1); relu → (i, l, +1), (i, l, −1); signed → (i, l, s_il);
+/// each pattern's groups listed together, patterns in order (ConvexProblem::groups_per_pattern).
 std::vector<Group> make_groups(Formulation formulation, const PatternSet& patterns, Index outputs);
 
 }  // namespace cvxnn

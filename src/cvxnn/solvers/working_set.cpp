@@ -95,7 +95,7 @@ std::vector<std::pair<double, Index>> largest_violations(const ConvexProblem& pr
     candidates.resize(keep);
     return candidates;
   }
-  const Index per_pattern = problem.num_groups() / std::max<Index>(problem.patterns().num_patterns(), 1);
+  const Index per_pattern = problem.groups_per_pattern();
   std::vector<std::pair<double, Index>> groups;
   for (const auto& candidate : candidates) {
     for (Index j = candidate.second * per_pattern; j < (candidate.second + 1) * per_pattern; ++j) {
@@ -116,8 +116,7 @@ std::vector<std::pair<double, Index>> largest_violations(const ConvexProblem& pr
 RestrictedProgram::RestrictedProgram(const ConvexProblem& full, const std::vector<Index>& patterns,
                                      std::shared_ptr<void>& state)
     : full_(full), patterns_(patterns), state_(state) {
-  const Index P = full.patterns().num_patterns();
-  const Index per_pattern = P > 0 ? full.num_groups() / P : 0;  // make_groups lists each pattern's groups together
+  const Index per_pattern = full.groups_per_pattern();
   groups_.reserve(patterns.size() * static_cast<std::size_t>(per_pattern));
   for (Index i : patterns)
     for (Index l = 0; l < per_pattern; ++l) groups_.push_back(i * per_pattern + l);
@@ -144,7 +143,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
   const Index P = problem.patterns().num_patterns();
   const Index J = problem.num_groups();
   const Index d = problem.num_features();
-  const Index per_pattern = P > 0 ? J / P : 0;  // make_groups lists each pattern's groups together
+  const Index per_pattern = problem.groups_per_pattern();
   const double nc = double(problem.Y().size());
   const double lambda = nc * problem.beta() / 2.0;
   // The largest unconstrained constraint value over pattern i's penalty blocks: ‖s_j XᵀD_iθ_{o_j}‖
