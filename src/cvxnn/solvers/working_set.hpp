@@ -9,8 +9,10 @@
 //  - certificate: Θ scaled into the dual feasible set of the FULL program bounds its optimum, so the
 //    gap is the full program's gap, exactly as a full-pattern solver reports it;
 //  - working set: patterns whose dual constraint is violated the most (‖s_j XᵀD_{p_j}θ_{o_j}‖ > λ,
-//    λ = n c β / 2; the exact NNLS value decides for the cone-constrained programs, solved in
-//    decreasing order of its upper bound ‖·‖ only until the round's quota is settled) join W;
+//    λ = n c β / 2; the exact NNLS value decides for the cone-constrained programs, found by
+//    best-first branch and bound over its upper bounds ‖·‖ and a Lawson–Hanson run cut short,
+//    solved only while a group could still be in the round's quota; past the time limit the
+//    bounds stand in, in the ranking and in the certificate, which stays valid) join W;
 //    the quota is max(p0, patterns the iterate uses), celer's rule of a working set about twice
 //    the support: doubling |W| instead made the logistic relu rounds 4× larger than needed;
 //  - gap-safe screening: the dual objective is strongly concave (loss.hpp), so
