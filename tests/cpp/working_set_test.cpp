@@ -20,7 +20,7 @@ SolveResult inner_bcd(const RestrictedProgram& program, const SolverOptions& opt
 
 // Patterns with a nonzero group in V.
 Index patterns_in_use(const ConvexProblem& p, const ColMatrix& V) {
-  const Index per_pattern = p.num_groups() / p.patterns().num_patterns();
+  const Index per_pattern = p.groups_per_pattern();
   Index count = 0;
   for (Index i = 0; i < p.patterns().num_patterns(); ++i) {
     if (V.middleCols(i * per_pattern, per_pattern).squaredNorm() > 0.0) ++count;
@@ -129,6 +129,27 @@ TEST(WorkingSetControl, StatusesCallbackAndBadInput) {
   none.initial_patterns = 0;
   test::expect_throws_with<InvalidInput>([&] { solve_working_set(*p, options, inner_bcd, none); },
                                          {"at least one pattern"});
+}
+
+// Past the time limit the certificate passes stop solving NNLS and keep their upper bounds: the
+// bound reported is weaker than the exact one along the same direction, and still below the
+// optimum (any upper bound on the constraint values gives a feasible dual point).
+TEST(WorkingSetControl, PastTheTimeLimitTheCertificateIsWeakerButValid) {
+  const auto p = test::random_problem(Formulation::relu, 100, 4, 1, 20, 1e-2, 5);
+  SolverOptions options;
+  options.tol = 1e-4;  // its primal only bounds the optimum from above
+  options.max_iter = 100000;
+  const SolveResult optimum = solve_working_set(*p, options, inner_bcd);
+  ASSERT_EQ(optimum.status, SolveStatus::converged);
+  options.time_limit = 1e-9;
+  const SolveResult late = solve_working_set(*p, options, inner_bcd);
+  EXPECT_EQ(late.status, SolveStatus::time_limit);
+  ASSERT_EQ(late.dual_direction.rows(), p->num_samples());
+  const double exact = dual_bound(*p, late.dual_direction);
+  EXPECT_GE(late.certificate.dual, 0.0);
+  EXPECT_LT(late.certificate.dual, exact) << "the NNLS values were bounded, not solved";
+  EXPECT_LE(exact, optimum.certificate.primal * (1 + 1e-12));
+  EXPECT_GE(late.certificate.gap, 0.0);
 }
 
 }  // namespace
