@@ -34,6 +34,9 @@ int run_fit(const FitArguments& a) {
   a.program.apply(options);
   options.beta = a.beta;
   options.seed = a.seed;
+  if (!(a.time_limit >= 0.0)) {
+    throw InvalidInput(fmt::format("--time-limit must be non-negative seconds (0: no limit), got {}", a.time_limit));
+  }
   if (a.time_limit > 0.0) options.solver.time_limit = a.time_limit;
   ProgressPrinter progress(a.quiet);
   options.solver.callback = progress.callback();
@@ -81,7 +84,7 @@ Action add_fit_command(CLI::App& app) {
   app.add_option("--beta", a->beta, "Weight decay beta of the network problem")->capture_default_str();
   app.add_option("--seed", a->seed, "Seed of the pattern sampler")->capture_default_str();
   a->data_flags.add_to(app);
-  app.add_option("--time-limit", a->time_limit, "Stop after this many seconds (0: no limit)")->capture_default_str();
+  app.add_option("--time-limit", a->time_limit, "Stop after this many seconds (0: no limit); the final certificate gets what is left (at least a tenth), past which a relu certificate bounds its cone values instead of solving them (valid, weaker)")->capture_default_str();
   app.add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str();
   app.add_flag("-q,--quiet", a->quiet, "No progress lines");
   app.add_option("-o,--output", a->output, "Model file to write (JSON)")->required();

@@ -73,7 +73,9 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
         else a first-order method.
         The interior-point method ``"ipm"`` handles the squared loss only and is refused here.
     time_limit : float or None, default=None
-        Seconds after which the solve stops (with a ConvergenceWarning).
+        Seconds after which the solve stops (with a ConvergenceWarning). The final certificate
+        then gets what is left of it (at least a tenth); a relu certificate that runs out of time
+        bounds its cone values instead of solving them: still valid, only weaker.
     random_state : int, RandomState instance or None, default=None
         Seed of the gate sampler. An int gives the same patterns as ``cvxnn fit --seed``.
     n_jobs : int or None, default=None

@@ -101,6 +101,7 @@ fit_error patterns_not_a_number '--patterns' 'abc' -- "$CVXNN" fit --data good.c
 fit_error patterns_all_5d 'rank' 'sampl' -- "$CVXNN" fit --data five.csv --target y --patterns all
 fit_error negative_beta 'beta' 'positive' -- "$CVXNN" fit --data good.csv --target y --beta -1
 fit_error zero_tol 'tol' -- "$CVXNN" fit --data good.csv --target y --tol 0
+fit_error negative_time_limit 'time-limit' 'non-negative' -- "$CVXNN" fit --data good.csv --target y --time-limit -5
 fit_error unknown_formulation 'formulation' 'foo' -- "$CVXNN" fit --data good.csv --target y --formulation foo
 fit_error zero_patterns 'patterns' -- "$CVXNN" fit --data good.csv --target y --patterns 0
 fit_error signed_all_patterns 'signed' 'all' -- "$CVXNN" fit --data good.csv --target y --formulation signed \
