@@ -12,6 +12,10 @@
 namespace cvxnn {
 
 void check_targets_suit_loss(const Dataset& data, LossKind loss) {
+  if (data.class_names.size() == 1 && loss != LossKind::squared) {  // named here: the codes would say "0"
+    throw InvalidInput("target '" + data.target_names.at(0) + "' holds a single class ('" + data.class_names[0] +
+                       "'); a classifier needs at least two");
+  }
   if (data.class_names.empty() || loss != LossKind::squared) return;
   std::string shown;
   for (std::size_t k = 0; k < std::min<std::size_t>(data.class_names.size(), 3); ++k) {

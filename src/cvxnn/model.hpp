@@ -22,7 +22,8 @@ Model make_model(const Preprocessing& preprocessing, const std::vector<std::stri
                  double beta, const PatternSet& patterns, const Certificate& certificate, const Matrix& dual_direction,
                  const TrainingSummary& training);
 
-/// InvalidInput when `data` holds text labels (Dataset::class_names) and `loss` is squared.
+/// InvalidInput when `data` holds text labels (Dataset::class_names) and `loss` is squared, or a
+/// single text class and `loss` is a classifier's (named by its label, not its code).
 void check_targets_suit_loss(const Dataset& data, LossKind loss);
 
 /// Preprocesses `data`, trains, and packs everything a model file holds. `details` (optional)

@@ -153,6 +153,9 @@ expect_exit text_labels_squared 2 "text labels" "alpha, one" "cross-entropy" -- 
   "$CVXNN" fit --data "$TMP/three_text.csv" --target label -q -o "$TMP/bad.json"
 expect_exit text_feature 3 "column 3 ('label')" "feature" -- \
   "$CVXNN" fit --data "$TMP/three_text.csv" --target a --loss cross-entropy -q -o "$TMP/bad.json"
+printf 'a,b,label\n1,2,solo\n2,1,solo\n3,3,solo\n' >"$TMP/one_text.csv"
+expect_exit single_text_class 2 "single class ('solo')" -- \
+  "$CVXNN" cv --data "$TMP/one_text.csv" --target label --loss logistic -q -o "$TMP/bad.json"
 
 # Bad label data: more than two classes for logistic, a label the model never saw, --proba on a
 # regression model, ipm with a classification loss.
