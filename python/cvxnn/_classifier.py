@@ -108,7 +108,8 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
     in ``classes_``. String labels are also kept in the core (``model_.class_names``): the file's
     ``"class_labels"`` field, which ``cvxnn predict`` prints and which a ``cvxnn fit`` on a CSV of
     text labels writes, so ``cvxnn.load`` gives such a model back with its string ``classes_``.
-    Labels of other dtypes are written to that field by ``save`` for ``cvxnn.load`` alone.
+    Labels of other dtypes are written to that field by ``save`` for ``cvxnn.load``; the command
+    line prints those that are all Python strings (object dtype, as pandas gives) as text too.
     """
 
     def __init__(self, formulation="gated", loss="auto", beta=1e-3, n_patterns=256, standardize=True,
@@ -194,6 +195,10 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUEstimator):
         with open(path, encoding="utf-8") as f:
             field = json.load(f).get(CLASS_LABELS_KEY)
         estimator.classes_ = model.classes if field is None else _classes_from_field(field, model.classes, path)
+        if estimator.classes_.dtype.kind != "U":
+            # The core also reads Python strings of object dtype as its text labels (so the command
+            # line prints them); the estimator keeps them as fit left them, for save to write back.
+            estimator.model_.class_names = []
         estimator.loss_ = model.loss
         return estimator
 

@@ -197,6 +197,12 @@ TEST(ModelFile, TextClassLabelsRoundTripInThePythonLayout) {
   json ints = j;
   ints["class_labels"] = {{"dtype", "<i8"}, {"values", {0, 1}}};
   EXPECT_TRUE(model_from_json(ints.dump()).class_names.empty());
+  ints["class_labels"] = {{"dtype", "object"}, {"values", {0, 1}}};
+  EXPECT_TRUE(model_from_json(ints.dump()).class_names.empty());
+  // Python objects that are all strings (pandas' string columns) are text labels too.
+  json objects = j;
+  objects["class_labels"]["dtype"] = "object";
+  EXPECT_EQ(model_from_json(objects.dump()).class_names, j["class_labels"]["values"].get<std::vector<std::string>>());
   // Wrong counts, order, codes, and labels on a regression model are refused by name.
   json wrong = j;
   wrong["class_labels"]["values"] = {"a", "b", "c"};

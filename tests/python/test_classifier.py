@@ -310,14 +310,20 @@ def test_labels_round_trip_through_fit_save_load_and_pickle(tmp_path, cli, data,
     np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
     assert loaded.certificate_ == estimator.certificate_
     assert loaded.model_.to_json() == estimator.model_.to_json()
+    loaded.save(tmp_path / "again.json")  # a loaded model saves the same labels again
+    again = cvxnn.load(tmp_path / "again.json")
+    assert again.classes_.dtype == estimator.classes_.dtype
+    np.testing.assert_array_equal(again.classes_, estimator.classes_)
     # The C++ side reads the file and predicts the numbers standing for the labels (the labels
-    # themselves when numeric, their indices in classes_ otherwise), and strings as themselves.
+    # themselves when numeric, their indices in classes_ otherwise), and strings as themselves
+    # (numpy strings, and Python objects that are all strings: pandas' string columns).
     core_classes = json.loads(path.read_text())["classes"]
     numeric = kind in ("ints", "floats", "bools")
     assert core_classes == (estimator.classes_.astype(float).tolist() if numeric else list(range(len(names))))
     csv = write_csv(tmp_path / "data.csv", X, np.searchsorted(estimator.classes_, y), "x0,x1,y")
-    if kind == "strings":
-        assert estimator.model_.class_names == names.tolist()
+    if kind in ("strings", "objects"):
+        if kind == "strings":
+            assert estimator.model_.class_names == names.tolist()
         subprocess.run([cli, "predict", str(path), "--data", str(csv), "-o", str(tmp_path / "labels.csv")],
                        check=True, capture_output=True)
         cli_text = (tmp_path / "labels.csv").read_text(encoding="utf-8").splitlines()

@@ -253,12 +253,18 @@ Model model_from_json(const std::string& text, const std::string& path) {
       if (!(m.classes(i) > m.classes(i - 1))) r.fail("classes", "must be increasing");
     }
     c = loss == LossKind::logistic ? 1 : m.classes.size();
-    // Text labels (other dtypes in this field are the Python classifier's own: it reads them).
+    // Text labels: a unicode dtype, or Python objects that are all strings (a classifier fitted
+    // on pandas' string columns). Other labels in this field are the Python classifier's own.
     if (j.contains("class_labels")) {
       const json& labels = j["class_labels"];
       if (!labels.is_object()) r.fail("class_labels", "expected {\"dtype\": ..., \"values\": [...]}");
       const std::string dtype = r.text(r.field(labels, "dtype", "class_labels"), "class_labels.dtype");
-      if (numpy_unicode_dtype(dtype)) {
+      const auto all_strings = [&labels] {
+        const auto values = labels.find("values");
+        return values != labels.end() && values->is_array() && !values->empty() &&
+               std::all_of(values->begin(), values->end(), [](const json& v) { return v.is_string(); });
+      };
+      if (numpy_unicode_dtype(dtype) || (dtype == "object" && all_strings())) {
         m.class_names = r.strings(r.field(labels, "values", "class_labels"), "class_labels.values");
         if (static_cast<Index>(m.class_names.size()) != m.classes.size()) {
           r.fail("class_labels", fmt::format("holds {} labels for {} classes", m.class_names.size(), m.classes.size()));
