@@ -92,7 +92,7 @@ std::vector<RankedValue> largest_values(const std::vector<std::pair<double, Inde
     if (!found_keys.insert(key_of(entry.item)).second) return;
     found.push_back({entry.bound, entry.item, exact});
   };
-  const auto taken = [&](const Entry& entry) { return key && found_keys.count(key(entry.item)) > 0; };
+  const auto taken = [&](const Entry& entry) { return found_keys.count(key_of(entry.item)) > 0; };
   const std::size_t batch_size = static_cast<std::size_t>(std::max(1, num_threads()) * 4);
   std::vector<Entry> batch;
   while (found.size() < count && !heap.empty()) {
