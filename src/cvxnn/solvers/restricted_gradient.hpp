@@ -14,7 +14,12 @@
 //    not change (the next round continues the sequence);
 //  - the certificate costs no extra pass: the gradient at the extrapolated point y is
 //    −(s_j XᵀD_{p_j} R_y)_j with R_y = Y − Ŷ(y), so every iteration also gives the dual point
-//    t·R_y, t = clip(⟨R_y, Y⟩/‖R_y‖², 0, λ / max_j ‖grad_j‖), checked every iteration.
+//    t·R_y, t = clip(⟨R_y, Y⟩/‖R_y‖², 0, λ / max_j ‖grad_j‖), checked every iteration;
+//  - every check_every iterations the iterate's radial refit (radial_refit.hpp: the best
+//    nonnegative rescaling of its blocks, about two passes) gives a second primal point whose
+//    residual is a far better dual point: the gap then closes about as fast as the primal error
+//    instead of its square root, which halves the iterations to a tight certificate. The sequence
+//    itself never takes the refit; the solve returns it when its certificate is the one that ends.
 // Optionally the passes run in float32 (PatternOperatorF32: products in float32, sums in float64),
 // for rounds whose tolerance is far above float32's error (if the gap stops halving within 100
 // iterations the solve continues in float64); the returned predictions always come from a float64
