@@ -235,10 +235,12 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   if (certified_refit) {  // return the point the certificate's primal value belongs to
     x = std::move(refit.V);
     yhat_x = std::move(refit.yhat);
-    x_prev = x;
-    t = 1.0;
     if (op32) op32.reset();  // its images are exact (float64) already
   }
+  // A next solve over the same groups from what this one returns keeps the momentum, also when
+  // that is the refit (x_prev stays the sequence's): restarting it there cost 296 iterations to
+  // the synthetic β = 5e-2 problem's 1e-6 certificate at n = 5000 where this took 236, and
+  // resuming from the sequence's own iterate instead of the better refit took 266.
   state.groups = groups;
   state.last = x;
   state.previous = std::move(x_prev);

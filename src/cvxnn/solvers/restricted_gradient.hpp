@@ -38,9 +38,10 @@ namespace cvxnn {
 
 struct RestrictedGradientState {
   double lipschitz = 0.0;  ///< L of the scaled program (0: start from a lower bound)
-  /// Where the last solve stopped: its groups, previous iterate and momentum parameter. A solve
-  /// over the same groups warm-started at that solve's result continues the same FISTA sequence
-  /// instead of restarting it (rounds whose working set did not change).
+  /// Where the last solve stopped: its groups, what it returned (`last`: the iterate, or its
+  /// radial refit when that ended the solve), previous iterate and momentum parameter. A solve
+  /// over the same groups warm-started at `last` continues the same FISTA sequence instead of
+  /// restarting it (rounds whose working set did not change).
   std::vector<Index> groups;
   ColMatrix last, previous;
   double t = 1.0;
