@@ -190,7 +190,12 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     // One pass over every pattern: the full program's certificate, scores and screening.
     DirectionBound residual = evaluate_direction(problem, problem.dual_direction(yhat), deadline);
     DirectionBound best = residual;
-    if (inner_direction.size() > 0) {
+    // The inner solver's best dual direction, unless it is the residual itself (a gated round
+    // that ended on its radial refit): a second pass over every pattern would repeat this one.
+    const bool same_direction = inner_direction.rows() == residual.theta.rows() &&
+                                inner_direction.cols() == residual.theta.cols() &&
+                                (inner_direction - residual.theta).norm() <= 1e-12 * residual.theta.norm();
+    if (inner_direction.size() > 0 && !same_direction) {
       DirectionBound other = evaluate_direction(problem, std::move(inner_direction), deadline);
       if (other.bound > best.bound) best = std::move(other);
     }
