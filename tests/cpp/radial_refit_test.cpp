@@ -71,16 +71,23 @@ ColMatrix exact_rescaling(const ConvexProblem& p, const ColMatrix& V) {
   return out;
 }
 
+// A rough solution (block coordinate descent to `tol`) with its blocks scaled by 0.6 … 1.4.
+ColMatrix rough_solution_rescaled(const ConvexProblem& p, double tol) {
+  SolverOptions options;
+  options.tol = tol;
+  ColMatrix V = solve_block_coordinate(p, options).V;
+  const Index k = p.penalty_norm().block_size();
+  for (Index b = 0; b < V.cols() / k; ++b) V.middleCols(b * k, k) *= 0.6 + 0.2 * double(b % 5);
+  return V;
+}
+
 TEST(RadialRefit, MatchesTheExactRescalingBuiltFromExplicitPredictions) {
   for (const PenaltyKind penalty : {PenaltyKind::group, PenaltyKind::frobenius}) {
     for (const Index outputs : {Index{1}, Index{2}}) {
       const auto p = problem_with(penalty, outputs, 2e-2, 40 + outputs);
-      // A rough solution with its blocks scaled by 0.6 … 1.4: the exact rescaling is positive.
-      SolverOptions options;
-      options.tol = 1e-3;
-      ColMatrix V = solve_block_coordinate(*p, options).V;
+      // Every block rescaled from a rough solution: the exact rescaling is positive.
+      const ColMatrix V = rough_solution_rescaled(*p, 1e-3);
       const Index k = p->penalty_norm().block_size();
-      for (Index b = 0; b < V.cols() / k; ++b) V.middleCols(b * k, k) *= 0.6 + 0.2 * double(b % 5);
       const std::string what = to_string(penalty) + " c=" + std::to_string(outputs);
       const std::optional<ColMatrix> refit = radial_refit(p->op(), p->penalty_norm(), V, p->Y(), lambda_of(*p));
       ASSERT_TRUE(refit.has_value()) << what;
@@ -99,15 +106,12 @@ TEST(RadialRefit, BlocksItRescalesAreRadiallyStationaryAFlippedOneKeepsItsScale)
   for (const PenaltyKind penalty : {PenaltyKind::group, PenaltyKind::frobenius}) {
     for (const Index outputs : {Index{1}, Index{2}}) {
       const auto p = problem_with(penalty, outputs, 2e-2, 40 + outputs);
-      // A rough solution scaled by 0.6 … 1.4, its largest block flipped: that one would rather
-      // change sign (and keeps its scale), the others are rescaled.
-      SolverOptions options;
-      options.tol = 1e-2;
-      ColMatrix V = solve_block_coordinate(*p, options).V;
+      // A rescaled rough solution with its largest block flipped: that one would rather change
+      // sign (and keeps its scale), the others are rescaled.
+      ColMatrix V = rough_solution_rescaled(*p, 1e-2);
       const Index k = p->penalty_norm().block_size();
       Index largest = 0;
       for (Index b = 0; b < V.cols() / k; ++b) {
-        V.middleCols(b * k, k) *= 0.6 + 0.2 * double(b % 5);
         if (V.middleCols(b * k, k).norm() > V.middleCols(largest * k, k).norm()) largest = b;
       }
       V.middleCols(largest * k, k) *= -1.0;
