@@ -9,7 +9,7 @@
 namespace cvxnn {
 
 std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& penalty, const ColMatrix& V,
-                                      const Matrix& Y, double lambda) {
+                                      const Matrix& Y, double lambda, const std::vector<char>* entering) {
   const Matrix& X = op.X();
   const Mask& mask = op.mask();
   const std::vector<Group>& groups = op.groups();
@@ -78,9 +78,14 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
   // the factorisation defined and moves the minimiser by nothing measurable.
   G.diagonal().array() += 1e-13 * G.diagonal().maxCoeff();
 
-  // Blocks the free minimiser would shrink past zero keep their scale 1; the free ones solve
-  // G_FF s_F = linear_F − G_{F,kept} 1. Each round keeps at least one more block.
-  Vector scale = Vector::Ones(m);
+  // Blocks the free minimiser would shrink past zero keep their fallback scale (1 for a block in
+  // use, 0 for an entering one); the free ones solve G_FF s_F = linear_F − G_{F,kept} s_kept.
+  // Each round fixes at least one more block.
+  Vector fallback = Vector::Ones(m);
+  if (entering) {
+    for (Index q = 0; q < m; ++q) fallback(q) = (*entering)[static_cast<std::size_t>(used[q])] ? 0.0 : 1.0;
+  }
+  Vector scale = fallback;
   std::vector<char> free(static_cast<std::size_t>(m), 1);
   for (int round = 0; round < 8; ++round) {
     std::vector<Index> index;
@@ -89,7 +94,7 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
       if (free[static_cast<std::size_t>(q)]) {
         index.push_back(q);
       } else {
-        kept_coupling += G.col(q);
+        kept_coupling += fallback(q) * G.col(q);
       }
     }
     const auto k = static_cast<Index>(index.size());
@@ -105,14 +110,19 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
     if (cholesky.info() != Eigen::Success) return std::nullopt;
     const Vector solution = cholesky.solve(rhs);
     if (!solution.allFinite()) return std::nullopt;
+    // Entering blocks that come out negative leave first (their coupling may be what pushes a
+    // block in use below zero); blocks in use are kept only when no entering one is negative.
+    bool entering_negative = false;
+    for (Index a = 0; a < k; ++a) {
+      entering_negative |= solution(a) <= 0.0 && fallback(index[static_cast<std::size_t>(a)]) == 0.0;
+    }
     bool all_positive = true;
     for (Index a = 0; a < k; ++a) {
       const Index qa = index[static_cast<std::size_t>(a)];
-      if (solution(a) > 0.0) {
-        scale(qa) = solution(a);
-      } else {
+      scale(qa) = solution(a);
+      if (solution(a) <= 0.0 && (!entering_negative || fallback(qa) == 0.0)) {
         free[static_cast<std::size_t>(qa)] = 0;
-        scale(qa) = 1.0;
+        scale(qa) = fallback(qa);
         all_positive = false;
       }
     }

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "cvxnn/core/types.hpp"
 #include "cvxnn/problem/pattern_operator.hpp"
@@ -32,10 +33,12 @@
 namespace cvxnn {
 
 /// V rescaled block by block (blocks of `penalty`, columns of `op`'s groups) by the s above (blocks
-/// that would change sign kept as they are), for the
-/// program ½‖Ŷ − Y‖²_F + λ Σ_b ‖V_b‖ over `op`. Empty when V is zero or the blocks' Gram matrix
-/// cannot be factored (then there is nothing to refit).
+/// that would change sign kept as they are), for the program ½‖Ŷ − Y‖²_F + λ Σ_b ‖V_b‖ over
+/// `op`. `entering` (one flag per block) marks blocks of V that are directions for blocks the
+/// iterate does not use yet (a violated constraint's gradient): they get the scale the program
+/// gives them, or zero where it would rather change their sign. Empty when V is zero or the
+/// blocks' Gram matrix cannot be factored (then there is nothing to refit).
 std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& penalty, const ColMatrix& V,
-                                      const Matrix& Y, double lambda);
+                                      const Matrix& Y, double lambda, const std::vector<char>* entering = nullptr);
 
 }  // namespace cvxnn

@@ -184,7 +184,21 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
     // Radial refit, a primal point whose residual makes a much better dual point (the gap then
     // follows the primal error ε instead of √ε); about two passes, every check_every iterations.
     if (iteration > 0 && iteration % options.check_every == 0) {
-      if (std::optional<ColMatrix> rescaled = radial_refit(op, penalty, x, Y, lambda)) {
+      // Blocks x does not use whose constraint the gradient point violates enter along their
+      // gradient (the descent direction), at the scale the refit gives them, zero if it would
+      // rather not: such a block's violated constraint is what a refit of x alone cannot mend
+      // (synthetic β = 5e-2: 156 iterations to the 1e-6 certificate instead of 194).
+      const Index per_block = penalty.block_size();
+      ColMatrix directions = x;
+      std::vector<char> entering(static_cast<std::size_t>(m / per_block), 0);
+      for (Index b = 0; b < m / per_block; ++b) {
+        if (penalty.norm(x.middleCols(b * per_block, per_block)) == 0.0 &&
+            penalty.dual_norm(grad.middleCols(b * per_block, per_block)) > lambda) {
+          directions.middleCols(b * per_block, per_block) = grad.middleCols(b * per_block, per_block);
+          entering[static_cast<std::size_t>(b)] = 1;
+        }
+      }
+      if (std::optional<ColMatrix> rescaled = radial_refit(op, penalty, directions, Y, lambda, &entering)) {
         refit.V = std::move(*rescaled);
         op.forward(refit.V, &refit.yhat);
         const Matrix R = Y - refit.yhat;
