@@ -269,7 +269,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
       // A working set holding most of the surviving patterns saves little per inner iteration but
       // costs a restart per round: take them all and finish in one solve.
       const auto survivors = static_cast<std::size_t>(std::count(alive.begin(), alive.end(), char{1}));
-      if (set.size() > kSaturation * double(survivors)) {
+      if (double(set.size()) > kSaturation * double(survivors)) {
         for (Index i = 0; i < P; ++i) {
           if (alive[static_cast<std::size_t>(i)] && !in_set[static_cast<std::size_t>(i)]) {
             set.push_back(i);
