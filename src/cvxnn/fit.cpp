@@ -180,10 +180,8 @@ Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork&
   // (the conversion is exact): one constraint pass then, which is most of the cost (the NNLS of
   // the cone programs).
   const Matrix own_direction = problem.dual_direction(yhat);
-  const bool same = dual_direction.size() > 0 &&
-                    (dual_direction - own_direction).norm() <= 1e-12 * std::max(own_direction.norm(), 1e-300);
   Certificate cert = certify(problem, primal, yhat, 0.0, deadline);
-  if (dual_direction.size() > 0 && !same) cert.set_dual(std::max(cert.dual, dual_bound(problem, dual_direction, deadline)));
+  if (dual_direction.size() > 0 && !same_dual_direction(dual_direction, own_direction)) cert.set_dual(std::max(cert.dual, dual_bound(problem, dual_direction, deadline)));
   return cert;
 }
 

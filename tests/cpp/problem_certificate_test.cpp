@@ -666,5 +666,18 @@ TEST(Scope, GlobalOnlyForCompletePatternsSingleOutputGatedOrRelu) {
   test::expect_throws_with<InvalidInput>([] { certificate_scope_from_string("world"); }, {"world"});
 }
 
+TEST(DualDirections, SameOnlyUpToRoundingAndInShape) {
+  const Matrix a = test::random_matrix(20, 2, 4);
+  EXPECT_TRUE(same_dual_direction(a, a));
+  Matrix rounded = a;
+  rounded(3, 1) *= 1.0 + 1e-15;
+  EXPECT_TRUE(same_dual_direction(rounded, a));
+  Matrix moved = a;
+  moved(3, 1) += 1e-8 * a.norm();
+  EXPECT_FALSE(same_dual_direction(moved, a));
+  EXPECT_FALSE(same_dual_direction(Matrix(), a));
+  EXPECT_FALSE(same_dual_direction(a.topRows(19), a));
+}
+
 }  // namespace
 }  // namespace cvxnn

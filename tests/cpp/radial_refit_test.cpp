@@ -207,6 +207,10 @@ TEST(RadialRefit, NothingToRefitAndMismatchedInput) {
   test::expect_throws_with<InvalidInput>(
       [&] { radial_refit(p->op(), p->penalty_norm(), ColMatrix::Ones(2, 2), p->Y(), lambda_of(*p)); },
       {"radial_refit"});
+  const std::vector<char> too_few(static_cast<std::size_t>(p->num_groups() - 1), 0);
+  const ColMatrix V = test::random_col_matrix(p->num_features(), p->num_groups(), 3);
+  test::expect_throws_with<InvalidInput>(
+      [&] { radial_refit(p->op(), p->penalty_norm(), V, p->Y(), lambda_of(*p), &too_few); }, {"entering flags"});
 }
 
 }  // namespace

@@ -194,6 +194,11 @@ CertificateScope scope_of(const ConvexProblem& problem) {
   return global ? CertificateScope::global : CertificateScope::patterns;
 }
 
+bool same_dual_direction(const Matrix& a, const Matrix& b) {
+  return a.size() > 0 && a.rows() == b.rows() && a.cols() == b.cols() &&
+         (a - b).norm() <= 1e-12 * std::max(b.norm(), 1e-300);
+}
+
 void Certificate::set_dual(double lower_bound) {
   dual = lower_bound;
   gap = primal - dual;

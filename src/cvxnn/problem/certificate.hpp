@@ -104,6 +104,11 @@ double max_dual_constraint_norm(const ConvexProblem& problem, const Matrix& thet
 /// weaker one).
 double dual_bound(const ConvexProblem& problem, const Matrix& theta, Deadline deadline = kNoDeadline);
 
+/// Whether two dual directions are one up to rounding (same shape, ‖a − b‖ ≤ 1e-12 ‖b‖): then one
+/// pass over the constraints bounds both (a solver's stored direction is usually the residual of
+/// the point it returned).
+bool same_dual_direction(const Matrix& a, const Matrix& b);
+
 /// The pieces of dual_bound, for callers that already hold the constraint values: the columns
 /// s_j XᵀD_{p_j}θ_{o_j} of every group (d×J, one adjoint pass; their norms are the gated
 /// constraint values and upper bounds of the cone-constrained ones), the largest exact constraint

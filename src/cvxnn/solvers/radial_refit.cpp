@@ -17,8 +17,9 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
   const Index c = Y.cols();
   const Index per_block = penalty.block_size();
   if (V.rows() != X.cols() || V.cols() != op.num_groups() || Y.rows() != n || c != op.num_outputs() ||
-      V.cols() % per_block != 0) {
-    throw InvalidInput("radial_refit: V, Y and the operator do not match");
+      V.cols() % per_block != 0 ||
+      (entering && static_cast<Index>(entering->size()) != V.cols() / per_block)) {
+    throw InvalidInput("radial_refit: V, Y, the entering flags and the operator do not match");
   }
   std::vector<Index> used;  // blocks in use
   std::vector<double> block_norms;

@@ -192,10 +192,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     DirectionBound best = residual;
     // The inner solver's best dual direction, unless it is the residual itself (a gated round
     // that ended on its radial refit): a second pass over every pattern would repeat this one.
-    const bool same_direction = inner_direction.rows() == residual.theta.rows() &&
-                                inner_direction.cols() == residual.theta.cols() &&
-                                (inner_direction - residual.theta).norm() <= 1e-12 * residual.theta.norm();
-    if (inner_direction.size() > 0 && !same_direction) {
+    if (inner_direction.size() > 0 && !same_dual_direction(inner_direction, residual.theta)) {
       DirectionBound other = evaluate_direction(problem, std::move(inner_direction), deadline);
       if (other.bound > best.bound) best = std::move(other);
     }
