@@ -3,17 +3,44 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <deque>
 #include <limits>
 #include <memory>
 #include <optional>
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/problem/pattern_operator.hpp"
-#include "cvxnn/solvers/dual_tracker.hpp"
 #include "cvxnn/solvers/radial_refit.hpp"
 
 namespace cvxnn {
+
+namespace {
+
+// The previous iterate that continues the last solve's FISTA sequence from `warm`, when every
+// group of this solve was in the last one and `warm` is where that solve stopped on them (a
+// working set that is the same, or dropped patterns it did not use). Empty otherwise: a fresh
+// sequence.
+std::optional<ColMatrix> carried_momentum(const RestrictedGradientState& state, const std::vector<Index>& groups,
+                                          const ColMatrix& warm) {
+  if (state.last.rows() != warm.rows() || state.last.cols() != static_cast<Index>(state.groups.size()) ||
+      state.previous.cols() != state.last.cols()) {
+    return std::nullopt;
+  }
+  std::vector<std::pair<Index, Index>> old_columns;  // (group, column of the last solve), by group
+  for (std::size_t q = 0; q < state.groups.size(); ++q) old_columns.emplace_back(state.groups[q], static_cast<Index>(q));
+  std::sort(old_columns.begin(), old_columns.end());
+  ColMatrix previous = warm;
+  for (std::size_t q = 0; q < groups.size(); ++q) {
+    const auto column = static_cast<Index>(q);
+    const auto found = std::lower_bound(old_columns.begin(), old_columns.end(), std::make_pair(groups[q], Index{0}));
+    if (found == old_columns.end() || found->first != groups[q] || warm.col(column) != state.last.col(found->second)) {
+      return std::nullopt;
+    }
+    previous.col(column) = state.previous.col(found->second);
+  }
+  return previous;
+}
+
+}  // namespace
 
 SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::vector<Index>& groups,
                                       const SolverOptions& options, const ColMatrix* warm,
@@ -95,10 +122,8 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   forward(x, yhat_x);
   yhat_prev = yhat_x;
   double t = 1.0;
-  const bool resume = state.groups == groups && state.last.rows() == d && state.last.cols() == m &&
-                      state.previous.cols() == m && x == state.last;
-  if (resume) {  // same program, started where the last solve stopped: keep its momentum
-    x_prev = state.previous;
+  if (std::optional<ColMatrix> previous = carried_momentum(state, groups, x)) {
+    x_prev = std::move(*previous);
     forward(x_prev, yhat_prev);
     t = state.t;
   }
@@ -113,11 +138,9 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
     int iteration = -1;
   } refit;
   bool certified_refit = false;  // the last certificate's primal point is the refit
-  std::deque<Matrix> residuals;
   double stall_gap = std::numeric_limits<double>::infinity();
   int stall_since = 0;
   constexpr int kStallIterations = 100;
-  constexpr int kExtrapolationDepth = 5;
   result.status = SolveStatus::max_iterations;
 
   // Certificate: primal at x, best dual so far (from the residual at the last gradient point).
@@ -169,18 +192,6 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
     R_y = Y - yhat_y;
     adjoint(R_y, grad);  // s_j XᵀD_j R_y = −∇_j of ½‖Ŷ − Y‖² at y
     dual_from(R_y, grad);
-    // Dual extrapolation (celer): an affine combination of the last residuals of x, every
-    // check_every iterations, lands much closer to the dual optimum than any single residual.
-    if (iteration > 0 && iteration % options.check_every == 0) {
-      residuals.push_back(Y - yhat_x);
-      if (static_cast<int>(residuals.size()) > kExtrapolationDepth + 1) residuals.pop_front();
-      Matrix extrapolated;
-      if (static_cast<int>(residuals.size()) == kExtrapolationDepth + 1 && extrapolate_residuals(residuals, extrapolated)) {
-        ColMatrix correlations;
-        adjoint(extrapolated, correlations);
-        dual_from(extrapolated, correlations);
-      }
-    }
     // Radial refit, a primal point whose residual makes a much better dual point (the gap then
     // follows the primal error ε instead of √ε); about two passes, every check_every iterations.
     if (iteration > 0 && iteration % options.check_every == 0) {
