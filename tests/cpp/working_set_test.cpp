@@ -3,6 +3,7 @@
 // direction, screening that never changes the answer, and the usual controls.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cvxnn/core/error.hpp"
@@ -90,6 +91,51 @@ TEST(WorkingSetScreening, NeverChangesTheAnswer) {
   ASSERT_EQ(a.status, SolveStatus::converged);
   ASSERT_EQ(b.status, SolveStatus::converged);
   EXPECT_LE(test::rel_diff(a.certificate.primal, b.certificate.primal), 1e-8);
+}
+
+// Patterns leave W only when the last round's solution did not use them; the answer is the one
+// of a loop that takes every pattern as soon as W holds a tenth of them (saturation).
+TEST(WorkingSetPruning, DropsOnlyUnusedPatternsAndNeverChangesTheAnswer) {
+  for (const Formulation f : {Formulation::gated, Formulation::relu}) {
+    const auto p = test::random_problem(f, 80, 3, 1, 60, 5e-2, 12);
+    SolverOptions options;
+    options.tol = 1e-9;
+    options.max_iter = 100000;
+    std::vector<std::vector<Index>> rounds;  // W of every round
+    std::vector<ColMatrix> solutions;         // and what the round returned
+    const InnerSolver recording = [&](const RestrictedProgram& program, const SolverOptions& o, const ColMatrix* warm) {
+      rounds.push_back(program.patterns());
+      SolveResult result = inner_bcd(program, o, warm);
+      solutions.push_back(result.V);
+      return result;
+    };
+    WorkingSetOptions never, early;
+    never.initial_patterns = early.initial_patterns = 2;
+    never.saturation = 2.0;
+    early.saturation = 0.1;
+    const SolveResult pruned = solve_working_set(*p, options, recording, never);
+    const SolveResult saturated = solve_working_set(*p, options, inner_bcd, early);
+    ASSERT_EQ(pruned.status, SolveStatus::converged) << to_string(f);
+    ASSERT_EQ(saturated.status, SolveStatus::converged) << to_string(f);
+    EXPECT_LE(test::rel_diff(pruned.certificate.primal, saturated.certificate.primal), 1e-8) << to_string(f);
+    int dropped = 0;
+    const Index per_pattern = p->groups_per_pattern();
+    for (std::size_t r = 1; r < rounds.size(); ++r) {
+      for (std::size_t q = 0; q < rounds[r - 1].size(); ++q) {
+        const Index i = rounds[r - 1][q];
+        if (std::find(rounds[r].begin(), rounds[r].end(), i) != rounds[r].end()) continue;
+        ++dropped;
+        EXPECT_EQ(solutions[r - 1].middleCols(static_cast<Index>(q) * per_pattern, per_pattern).squaredNorm(), 0.0)
+            << to_string(f) << " round " << r << " dropped pattern " << i << ", which it used";
+      }
+    }
+    EXPECT_GT(dropped, 0) << to_string(f);  // the test sees the rule at work
+  }
+  WorkingSetOptions bad;
+  bad.saturation = 0.0;
+  const auto p = test::random_problem(Formulation::gated, 30, 2, 1, 10, 1e-2, 5);
+  test::expect_throws_with<InvalidInput>([&] { solve_working_set(*p, SolverOptions{}, inner_bcd, bad); },
+                                         {"saturation"});
 }
 
 TEST(WorkingSetControl, WarmStartNearTheOptimumSavesMostOfTheWork) {

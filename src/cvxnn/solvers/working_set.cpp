@@ -20,8 +20,6 @@ constexpr double kInnerTolFraction = 0.3;
 // When no pattern outside the working set violates its constraint, the outer gap is the inner
 // solve's own: ask the next round for this much more accuracy.
 constexpr double kInnerTolTightening = 0.1;
-// Beyond this fraction of the surviving patterns the working set takes all of them.
-constexpr double kSaturation = 0.5;
 
 // The program over a subset of the patterns (columns of the mask): same data, β and formulation.
 std::unique_ptr<ConvexProblem> restrict_to(const ConvexProblem& problem, const std::vector<Index>& patterns) {
@@ -133,6 +131,7 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
                               const WorkingSetOptions& working_set, const ColMatrix* warm_start) {
   if (const std::string problem_text = options.check(); !problem_text.empty()) throw InvalidInput(problem_text);
   if (working_set.initial_patterns < 1) throw InvalidInput("the first working set needs at least one pattern");
+  if (!(working_set.saturation > 0.0)) throw InvalidInput("the working set's saturation fraction must be positive");
   const auto started = std::chrono::steady_clock::now();
   // The certificate passes stop refining their NNLS values here (their bounds stay valid).
   const Deadline deadline = deadline_in(options.time_limit);
@@ -276,9 +275,10 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
       }
       inner_tol = std::min(inner_tol, std::max(kInnerTolFraction * cert.relative_gap, kInnerTolFraction * options.tol));
       // A working set holding most of the surviving patterns saves little per inner iteration but
-      // costs a restart per round: take them all and finish in one solve.
+      // (for an inner solver that starts afresh) costs a restart per round: take them all and
+      // finish in one solve.
       const auto survivors = static_cast<std::size_t>(std::count(alive.begin(), alive.end(), char{1}));
-      if (double(set.size()) > kSaturation * double(survivors)) {
+      if (double(set.size()) > working_set.saturation * double(survivors)) {
         for (Index i = 0; i < P; ++i) {
           if (alive[static_cast<std::size_t>(i)] && !in_set[static_cast<std::size_t>(i)]) {
             set.push_back(i);

@@ -21,9 +21,12 @@
 //    dropped for good (the gated value bounds the NNLS value, so the test is safe for the cone
 //    programs too).
 // The inner tolerance follows the outer gap (a third of it, never looser than needed to end), so
-// early rounds are cheap. When the working set outgrows half of the surviving patterns the
-// solution is not sparse, a restricted solve saves little and every round restarts the inner
-// method: W then takes every surviving pattern and the next solve finishes the job. This is the design of celer (Massias, Gramfort & Salmon, ICML 2018 and
+// early rounds are cheap. Patterns of W that the inner solution does not use and whose constraint
+// holds leave W (they cost every inner iteration a pass for nothing; they come back if they come
+// to violate it). When the working set outgrows a fraction (saturation, half by default) of the
+// surviving patterns the solution is not sparse, and for an inner solver that starts afresh each
+// round (the interior point) a restricted solve saves little: W then takes every surviving
+// pattern and the next solve finishes the job. This is the design of celer (Massias, Gramfort & Salmon, ICML 2018 and
 // JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening rule of Ndiaye,
 // Fercoq, Gramfort & Salmon (JMLR 2017).
 //
@@ -44,8 +47,7 @@
 
 namespace cvxnn {
 
-/// One round's program: the full program restricted to the patterns of the working set (sorted;
-/// the set only grows from round to round). An inner solver may work on the full program's data in
+/// One round's program: the full program restricted to the patterns of the working set (sorted). An inner solver may work on the full program's data in
 /// place (groups() lists the groups of W in the full program's numbering) or ask for the
 /// restricted program as a ConvexProblem of its own (built on first use; it copies X).
 class RestrictedProgram {
@@ -82,6 +84,8 @@ using InnerSolver =
 struct WorkingSetOptions {
   Index initial_patterns = 16;  ///< p0: size of the first working set and least growth per round
   bool screening = true;
+  /// Beyond this fraction of the surviving patterns W takes all of them (above 1: never).
+  double saturation = 0.5;
 };
 
 /// Runs the loop above; the result's V, certificate, history and dual direction refer to the full
