@@ -158,12 +158,12 @@ SolveResult solve_restricted(const RestrictedProgram& program, const SolverOptio
 // be an interior point (which starts afresh every round); the restricted gradient solver instead
 // keeps its momentum when unused patterns leave, so it keeps a working set of about the support
 // (synthetic n = 5000, β = 1e-2, 327 of 512 patterns in use: 7.0 s where saturating took 9.5 s;
-// the interior-point rounds of sine and diabetes took 3–5× longer without saturation).
+// the interior-point rounds of sine and diabetes took 3–5× longer without saturation). The
+// saturated round holds about every pattern, so solve_restricted gives it to the interior point
+// when the whole program is affordable to it.
 WorkingSetOptions working_set_options(const ConvexProblem& problem) {
   WorkingSetOptions options;
-  if (uses_restricted_gradient(problem) && !interior_point_may_afford(problem, problem.num_groups())) {
-    options.saturation = 2.0;  // never
-  }
+  if (uses_restricted_gradient(problem) && !interior_point_affordable(problem)) options.saturation = 2.0;  // never
   return options;
 }
 
@@ -207,7 +207,9 @@ Certificate certify_network(const ConvexProblem& problem, const TwoLayerNetwork&
   // the cone programs).
   const Matrix own_direction = problem.dual_direction(yhat);
   Certificate cert = certify(problem, primal, yhat, 0.0, deadline);
-  if (dual_direction.size() > 0 && !same_dual_direction(dual_direction, own_direction)) cert.set_dual(std::max(cert.dual, dual_bound(problem, dual_direction, deadline)));
+  if (dual_direction.size() > 0 && !same_dual_direction(dual_direction, own_direction)) {
+    cert.set_dual(std::max(cert.dual, dual_bound(problem, dual_direction, deadline)));
+  }
   return cert;
 }
 

@@ -26,8 +26,8 @@
 // to violate it). When the working set outgrows a fraction (saturation, half by default) of the
 // surviving patterns the solution is not sparse, and for an inner solver that starts afresh each
 // round (the interior point) a restricted solve saves little: W then takes every surviving
-// pattern and the next solve finishes the job. This is the design of celer (Massias, Gramfort & Salmon, ICML 2018 and
-// JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening rule of Ndiaye,
+// pattern and the next solve finishes the job. This is the design of celer (Massias, Gramfort &
+// Salmon, ICML 2018 and JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening rule of Ndiaye,
 // Fercoq, Gramfort & Salmon (JMLR 2017).
 //
 // The inner solver gets a RestrictedProgram: the full program and W's patterns, with the data
@@ -47,9 +47,10 @@
 
 namespace cvxnn {
 
-/// One round's program: the full program restricted to the patterns of the working set (sorted). An inner solver may work on the full program's data in
-/// place (groups() lists the groups of W in the full program's numbering) or ask for the
-/// restricted program as a ConvexProblem of its own (built on first use; it copies X).
+/// One round's program: the full program restricted to the patterns of the working set (sorted).
+/// An inner solver may work on the full program's data in place (groups() lists the groups of W
+/// in the full program's numbering) or ask for the restricted program as a ConvexProblem of its
+/// own (built on first use; it copies X).
 class RestrictedProgram {
  public:
   RestrictedProgram(const ConvexProblem& full, const std::vector<Index>& patterns, std::shared_ptr<void>& state);
