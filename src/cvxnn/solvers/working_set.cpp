@@ -18,8 +18,12 @@ namespace {
 // the outer gap (celer's choice) keeps them cheap, and the floor is what the final round needs.
 constexpr double kInnerTolFraction = 0.3;
 // When no pattern outside the working set violates its constraint, the outer gap is the inner
-// solve's own: ask the next round for this much more accuracy.
-constexpr double kInnerTolTightening = 0.1;
+// solve's own: ask the next round for this much more accuracy, but not for more than the final
+// round needs unless that was already asked for. Two decades per round instead of one took the
+// synthetic problems (n = 5000) from 904 to 781 inner iterations at β = 1e-2 and from 166 to 156
+// at β = 5e-2 (fewer rounds, each one full pass; sine and diabetes rows no slower); three decades
+// per round took 212 at β = 5e-2.
+constexpr double kInnerTolTightening = 0.01;
 
 // The program over a subset of the patterns (columns of the mask): same data, β and formulation.
 std::unique_ptr<ConvexProblem> restrict_to(const ConvexProblem& problem, const std::vector<Index>& patterns) {
@@ -267,7 +271,8 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     const std::vector<std::pair<double, Index>> violators =
         largest_violations(problem, residual.correlations, std::move(candidates), growth, lambda, deadline);
     if (violators.empty()) {
-      inner_tol = std::max(kInnerTolTightening * inner_tol, 1e-3 * options.tol);
+      const double final_round = std::min(kInnerTolFraction * options.tol, 0.1 * inner_tol);
+      inner_tol = std::max({kInnerTolTightening * inner_tol, final_round, 1e-3 * options.tol});
     } else {
       for (const auto& [value, i] : violators) {
         set.push_back(i);
