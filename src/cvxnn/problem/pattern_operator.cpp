@@ -21,7 +21,8 @@
 // and added to the slabs: float32 sums run over one block of rows only, float64 across blocks.
 //
 // Determinism. Every output entry is summed by one thread in an order fixed by the data's shape
-// (forward: panels in order, lanes in order; adjoint: rows in order, blocks in order), never by
+// (forward: panels in order, lanes in order; adjoint: rows in order within fixed row chunks, the
+// chunks in order, blocks in order), never by
 // the thread count or the schedule, so one thread and N threads give bit-identical results.
 #include "cvxnn/problem/pattern_operator.hpp"
 
@@ -64,6 +65,13 @@ constexpr Index kAdjointRowBlock = 128;
 constexpr Index kPrefetchRows = 8;
 // Adjoint panels per task (at most): each task packs and reads the X block once for all its panels.
 constexpr Index kPanelsPerTask = 8;
+// Adjoint row chunks: every kAdjointChunkRows rows (at most kAdjointChunks chunks) are a task of
+// their own whose partial sums are added in chunk order afterwards. The split depends on n only,
+// never on the thread count, so the sums do not either; it gives the threads work when the panels
+// are fewer than the threads (a working set's first rounds: 16 or 64 groups are one float32
+// panel) or do not divide among them evenly (three panels on two threads).
+constexpr Index kAdjointChunkRows = 2048;
+constexpr Index kAdjointChunks = 16;
 
 typedef double VecD __attribute__((vector_size(kVectorBytes)));
 template <typename T>
@@ -376,27 +384,35 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
   if (panels == 0 || n == 0 || d == 0) return;
   const double flops = 2.0 * double(n) * double(d) * double(J);
   const int threads = num_threads_for(flops);
-  // Panels per task: one task per thread when that is at most kPanelsPerTask panels, since every
-  // task packs the whole X block by block again (two tasks per thread cost 30% of the adjoint at
-  // n = 50000, d = 100 and 192 patterns, a working set's size: 44 → 64 GFLOP/s on 2 threads).
-  // Each column of G is summed over the rows in order whatever the split, so the split does not
-  // change G.
-  const Index per_task = std::clamp<Index>((panels + threads - 1) / Index{threads}, 1, kPanelsPerTask);
-  const Index tasks = (panels + per_task - 1) / per_task;
+  // Row chunks (a function of n alone, see kAdjointChunkRows) times groups of panels make the
+  // tasks. Panels per task: as many as the chunks leave room for, since every task packs its X
+  // rows block by block again (two panel groups per thread cost 30% of the adjoint at n = 50000,
+  // d = 100 and 192 patterns, a working set's size: 44 → 64 GFLOP/s on 2 threads). A column of G
+  // is summed over the rows in order within each chunk and over the chunks in order, whatever
+  // the panel grouping, so the grouping does not change G.
+  const Index chunks = std::clamp<Index>(n / kAdjointChunkRows, 1, kAdjointChunks);
+  const Index groups_wanted = (Index{threads} + chunks - 1) / chunks;
+  const Index per_task = std::clamp<Index>((panels + groups_wanted - 1) / groups_wanted, 1, kPanelsPerTask);
+  const Index panel_groups = (panels + per_task - 1) / per_task;
+  const Index tasks = panel_groups * chunks;
   const Index feature_tiles = (d + kTileRows - 1) / kTileRows;
+  // Partial sums, task by task: [panel group][chunk][panel of the group][d × W slab].
+  const Index slab_size = d * W;
+  std::vector<double> partials(static_cast<std::size_t>(tasks * per_task * slab_size), 0.0);
 
 #pragma omp parallel num_threads(threads)
   {
     Buffer<T> S(static_cast<std::size_t>(kAdjointRowBlock * W));
-    Buffer<double> slabs(static_cast<std::size_t>(per_task * d * W));
     // The X block, feature tile by feature tile: [tile][row][kTileRows].
     Buffer<T> x_packed(static_cast<std::size_t>(feature_tiles * kAdjointRowBlock * kTileRows), T(0));
 #pragma omp for schedule(dynamic)
     for (Index task = 0; task < tasks; ++task) {
-      const Index p0 = task * per_task, count = std::min(per_task, panels - p0);
-      std::fill(slabs.begin(), slabs.end(), 0.0);
-      for (Index k0 = 0; k0 < n; k0 += kAdjointRowBlock) {
-        const Index rows = std::min(kAdjointRowBlock, n - k0);
+      const Index group = task / chunks, chunk = task % chunks;
+      const Index p0 = group * per_task, count = std::min(per_task, panels - p0);
+      const Index row_begin = n * chunk / chunks, row_end = n * (chunk + 1) / chunks;
+      double* slabs = partials.data() + task * per_task * slab_size;
+      for (Index k0 = row_begin; k0 < row_end; k0 += kAdjointRowBlock) {
+        const Index rows = std::min(kAdjointRowBlock, row_end - k0);
         for (Index tile = 0; tile < feature_tiles; ++tile) {
           const Index t0 = tile * kTileRows, width = std::min<Index>(kTileRows, d - t0);
           T* dst = x_packed.data() + tile * kAdjointRowBlock * kTileRows;
@@ -446,7 +462,7 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
             }
           }
           // G_panel += X_blockᵀ S, kTileRows features at a time.
-          double* slab = slabs.data() + q * d * W;
+          double* slab = slabs + q * slab_size;
           for (Index t0 = 0; t0 < d; t0 += kTileRows) {
             const T* x = x_packed.data() + (t0 / kTileRows) * kAdjointRowBlock * kTileRows;
             dispatch_rows(std::min<Index>(kTileRows, d - t0),
@@ -454,13 +470,16 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
           }
         }
       }
-      for (Index q = 0; q < count; ++q) {
-        const Index p = p0 + q;
-        const double* slab = slabs.data() + q * d * W;
-        for (Index s = 0; s < pb.panels.panels[static_cast<std::size_t>(p)].size; ++s) {
-          double* column = G.col(pb.panels.slot_group[static_cast<std::size_t>(p * W + s)]).data();
-          for (Index t = 0; t < d; ++t) column[t] = slab[t * W + s];
-        }
+    }
+  }
+  // G's columns: the chunks' partial sums, in chunk order.
+  for (Index p = 0; p < panels; ++p) {
+    const Index group = p / per_task, q = p % per_task;
+    for (Index s = 0; s < pb.panels.panels[static_cast<std::size_t>(p)].size; ++s) {
+      double* column = G.col(pb.panels.slot_group[static_cast<std::size_t>(p * W + s)]).data();
+      for (Index chunk = 0; chunk < chunks; ++chunk) {
+        const double* slab = partials.data() + ((group * chunks + chunk) * per_task + q) * slab_size;
+        for (Index t = 0; t < d; ++t) column[t] += slab[t * W + s];
       }
     }
   }
