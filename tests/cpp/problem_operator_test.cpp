@@ -354,6 +354,39 @@ TEST(PatternOperatorKernels, OneAndTwoThreadsAreBitIdenticalOnManyBlocks) {
   }
 }
 
+// Above 2048 rows the adjoint sums fixed row chunks as tasks of their own (so that one panel still
+// uses every thread) and adds them in chunk order: the same bits for 1, 2 and 3 threads, and the
+// dense references, for one panel and for several, with and without cone weights.
+TEST(PatternOperatorKernels, AdjointRowChunksKeepBitsAcrossThreadCounts) {
+  for (const Index gate_count : {Index{30}, Index{120}}) {
+    for (const Formulation formulation : {Formulation::gated, Formulation::relu}) {
+      const std::string context = to_string(formulation) + ", " + std::to_string(gate_count) + " gates";
+      SCOPED_TRACE(context);
+      const Instance inst = make_instance(formulation, /*n=*/9001, 1, gate_count, 91);
+      const Index n = inst.X.rows(), d = inst.X.cols(), J = static_cast<Index>(inst.groups.size());
+      ASSERT_GE(2.0 * double(n) * double(d) * double(J), 1e6) << "too small to run on 2 threads";
+      const PatternOperator op(inst.X, inst.patterns.mask, inst.groups, 1);
+      const Matrix R = test::random_matrix(n, 1, 92);
+      const Matrix Q = test::random_matrix(n, J, 93);
+      auto run = [&](int threads) {
+        set_num_threads(threads);
+        ColMatrix G, GQ;
+        op.adjoint(R, G);
+        op.adjoint(R, GQ, &Q);
+        set_num_threads(0);
+        return std::make_pair(G, GQ);
+      };
+      const auto [g1, q1] = run(1);
+      for (const int threads : {2, 3}) {
+        const auto [g, q] = run(threads);
+        EXPECT_TRUE(g == g1) << threads << " threads";
+        EXPECT_TRUE(q == q1) << threads << " threads";
+      }
+      expect_matches_dense(inst.X, inst.patterns.mask, inst.groups, 1, 94, context);
+    }
+  }
+}
+
 TEST(PatternOperatorKernels, OneFeature) {
   // d = 1: a single column of X (every tile is a remainder tile of the adjoint).
   const Matrix X = test::random_matrix(301, 1, 40);
