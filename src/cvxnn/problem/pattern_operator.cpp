@@ -147,23 +147,23 @@ PanelView view_of(const PanelSet& set, const Mask& mask, Index p) {
           set.slot_group.data() + p * set.width, set.slot_sign.data() + p * set.width};
 }
 
-// The mask values of row k for a panel's slots, as kTileVectors vectors of 0 / 1.
-template <typename T>
+// The mask values of row k for a panel's first VN·kLanes slots, as VN vectors of 0 / 1.
+template <typename T, int VN>
 inline void panel_mask(const PanelView& view, Index k, Vec<T> (&m)[kTileVectors]) {
   using Bytes = typename Simd<T>::Bytes;
   constexpr int L = kLanes<T>;
   const std::uint8_t* row = view.mask + k * view.mask_stride + view.panel.first_pattern;
   if (view.panel.layout == PatternLayout::consecutive) {
-    for (int v = 0; v < kTileVectors; ++v) m[v] = __builtin_convertvector(load<Bytes>(row + v * L), Vec<T>);
+    for (int v = 0; v < VN; ++v) m[v] = __builtin_convertvector(load<Bytes>(row + v * L), Vec<T>);
   } else if (view.panel.layout == PatternLayout::paired) {
     // Bytes 0 0 1 1 2 2 ...: each pattern's byte for its + and − group.
     Bytes pairs;
     for (int l = 0; l < L; ++l) pairs[l] = std::uint8_t(l / 2);
-    for (int v = 0; v < kTileVectors; ++v)
+    for (int v = 0; v < VN; ++v)
       m[v] = __builtin_convertvector(__builtin_shuffle(load<Bytes>(row + v * (L / 2)), pairs), Vec<T>);
   } else {
     const std::uint8_t* full_row = view.mask + k * view.mask_stride;
-    for (int v = 0; v < kTileVectors; ++v)
+    for (int v = 0; v < VN; ++v)
       for (int l = 0; l < L; ++l) m[v][l] = T(full_row[view.slot_pattern[v * L + l]]);
   }
 }
@@ -177,21 +177,22 @@ struct ForwardOutputs {
   Index cone_stride;     // J
 };
 
-// Rows k0+r0 .. k0+r0+M−1 times one panel, and the fused epilogue.
-template <typename T, int M>
+// Rows k0+r0 .. k0+r0+M−1 times one panel's first VN vectors of slots (the rest are padding),
+// and the fused epilogue.
+template <typename T, int M, int VN>
 void forward_tile(const T* x, Index d, const T* panel_v, const PanelView& view, Index k0, Index r0,
                   const ForwardOutputs<T>& out) {
   constexpr int L = kLanes<T>;
   constexpr Index W = kPanel<T>;
-  Vec<T> acc[M][kTileVectors];
+  Vec<T> acc[M][VN];
   for (int i = 0; i < M; ++i)
-    for (int v = 0; v < kTileVectors; ++v) acc[i][v] = Vec<T>{};
+    for (int v = 0; v < VN; ++v) acc[i][v] = Vec<T>{};
   for (Index t = 0; t < d; ++t) {
-    Vec<T> b[kTileVectors];
-    for (int v = 0; v < kTileVectors; ++v) b[v] = load<Vec<T>>(panel_v + t * W + v * L);
+    Vec<T> b[VN];
+    for (int v = 0; v < VN; ++v) b[v] = load<Vec<T>>(panel_v + t * W + v * L);
     for (int i = 0; i < M; ++i) {
       const T a = x[i * d + t];
-      for (int v = 0; v < kTileVectors; ++v) acc[i][v] += a * b[v];
+      for (int v = 0; v < VN; ++v) acc[i][v] += a * b[v];
     }
   }
   const Panel& panel = view.panel;
@@ -199,19 +200,19 @@ void forward_tile(const T* x, Index d, const T* panel_v, const PanelView& view, 
   load_signs<T>(view.slot_sign, sign);
   for (int i = 0; i < M; ++i) {
     Vec<T> m[kTileVectors];
-    panel_mask<T>(view, k0 + r0 + i, m);
+    panel_mask<T, VN>(view, k0 + r0 + i, m);
     if (out.yhat_partial) {
       double* partial = out.yhat_partial + ((r0 + i) * out.outputs + panel.output) * L;
-      for (int v = 0; v < kTileVectors; ++v) add_wide<T>(partial, acc[i][v] * (m[v] * sign[v]));
+      for (int v = 0; v < VN; ++v) add_wide<T>(partial, acc[i][v] * (m[v] * sign[v]));
     }
     if (out.relu_partial) {
       double* partial = out.relu_partial + ((r0 + i) * out.outputs + panel.output) * L;
       const Vec<T> zero{};
-      for (int v = 0; v < kTileVectors; ++v) add_wide<T>(partial, sign[v] * (acc[i][v] > zero ? acc[i][v] : zero));
+      for (int v = 0; v < VN; ++v) add_wide<T>(partial, sign[v] * (acc[i][v] > zero ? acc[i][v] : zero));
     }
     if (out.cone) {
       T* row = out.cone + (r0 + i) * out.cone_stride;
-      for (int v = 0; v < kTileVectors; ++v) {
+      for (int v = 0; v < VN; ++v) {
         const Vec<T> c = (m[v] + m[v] - T(1)) * acc[i][v];
         if (panel.groups_consecutive) {
           store(row + view.slot_group[0] + v * L, c);
@@ -225,24 +226,25 @@ void forward_tile(const T* x, Index d, const T* panel_v, const PanelView& view, 
 }
 
 // Features t0 .. t0+M−1 of G_panel (float64 d × kPanel slab) += X_blockᵀ S over `rows` rows; x is
-// the block's features t0 .. t0+M−1 packed row by row (kTileRows values per row).
-template <typename T, int M>
+// the block's features t0 .. t0+M−1 packed row by row (kTileRows values per row); the panel's
+// first VN vectors of slots only (the rest are padding).
+template <typename T, int M, int VN>
 void adjoint_tile(const T* x, Index rows, const T* S, double* g) {
   constexpr int L = kLanes<T>;
   constexpr Index W = kPanel<T>;
-  Vec<T> acc[M][kTileVectors];
+  Vec<T> acc[M][VN];
   for (int i = 0; i < M; ++i)
-    for (int v = 0; v < kTileVectors; ++v) acc[i][v] = Vec<T>{};
+    for (int v = 0; v < VN; ++v) acc[i][v] = Vec<T>{};
   for (Index k = 0; k < rows; ++k) {
-    Vec<T> s[kTileVectors];
-    for (int v = 0; v < kTileVectors; ++v) s[v] = load<Vec<T>>(S + k * W + v * L);
+    Vec<T> s[VN];
+    for (int v = 0; v < VN; ++v) s[v] = load<Vec<T>>(S + k * W + v * L);
     for (int i = 0; i < M; ++i) {
       const T a = x[k * kTileRows + i];
-      for (int v = 0; v < kTileVectors; ++v) acc[i][v] += a * s[v];
+      for (int v = 0; v < VN; ++v) acc[i][v] += a * s[v];
     }
   }
   for (int i = 0; i < M; ++i)
-    for (int v = 0; v < kTileVectors; ++v) add_wide<T>(g + i * W + v * L, acc[i][v]);
+    for (int v = 0; v < VN; ++v) add_wide<T>(g + i * W + v * L, acc[i][v]);
 }
 
 // Calls f.template operator()<M>() for the runtime M in 1..kTileRows.
@@ -260,6 +262,24 @@ void dispatch_rows(Index m, F&& f) {
     default: break;
   }
 }
+// Calls f.template operator()<VN>() with VN = the vectors of slots a panel of `size` groups fills
+// (1..kTileVectors): a working set's last panel is often part full (139 groups are three float32
+// panels of 64), and its padding would cost as much as real groups.
+template <typename T, typename F>
+void dispatch_vectors(Index size, F&& f) {
+  const Index vectors = (size + kLanes<T> - 1) / kLanes<T>;
+  if (vectors <= 1) {
+    f.template operator()<1>();
+  } else if (vectors == 2) {
+    f.template operator()<2>();
+  } else if (vectors == 3 || kTileVectors == 3) {
+    f.template operator()<3>();
+  } else {
+    f.template operator()<kTileVectors>();
+  }
+}
+static_assert(kTileVectors == 3 || kTileVectors == 4, "dispatch_vectors covers 1..kTileVectors");
+
 static_assert(kTileRows == 4 || kTileRows == 6, "dispatch_rows covers 1..kTileRows");
 
 PanelSet make_panels(const std::vector<Group>& groups, Index patterns, Index width) {
@@ -353,8 +373,10 @@ void forward_kernel(const Problem<T>& pb, const VMatrix& V, Matrix* yhat, RowMat
         const T* panel_v = packed.data() + p * d * W;
         for (Index r0 = 0; r0 < rows; r0 += kTileRows) {
           const T* x = pb.X + (k0 + r0) * d;
-          dispatch_rows(std::min<Index>(kTileRows, rows - r0),
-                        [&]<int M>() { forward_tile<T, M>(x, d, panel_v, view, k0, r0, out); });
+          dispatch_rows(std::min<Index>(kTileRows, rows - r0), [&]<int M>() {
+            dispatch_vectors<T>(view.panel.size,
+                                [&]<int VN>() { forward_tile<T, M, VN>(x, d, panel_v, view, k0, r0, out); });
+          });
         }
       }
       auto lane_sum = [](const double* partial) {
@@ -427,47 +449,49 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
         }
         for (Index q = 0; q < count; ++q) {
           const PanelView view = view_of(pb.panels, pb.mask, p0 + q);
-          const Panel& panel = view.panel;
-          Vec<T> sign[kTileVectors];
-          load_signs<T>(view.slot_sign, sign);
-          // S = the masked residual block (and masked cone weights) for this panel.
-          for (Index r = 0; r < rows; ++r) {
-            const Index k = k0 + r;
-            Vec<T> m[kTileVectors];
-            panel_mask<T>(view, k, m);
-            const T residual = T(R(k, panel.output));
-            T* s_row = S.data() + r * W;
-            const T* q_row = cone_weights ? cone_weights->data() + k * J : nullptr;
-            // The cone weights are a stream of n×J values read W at a time with a stride of J:
-            // fetch a few rows ahead, which the hardware prefetcher does not.
-            if (q_row && k + kPrefetchRows < n) {
-              const T* ahead = q_row + kPrefetchRows * J + view.slot_group[0];
-              for (Index b = 0; b < W; b += 64 / Index{sizeof(T)}) __builtin_prefetch(ahead + b);
-            }
-            for (int v = 0; v < kTileVectors; ++v) {
-              Vec<T> s = (sign[v] * m[v]) * residual;
-              if (q_row) {
-                Vec<T> w;
-                if (panel.groups_consecutive) {
-                  w = load<Vec<T>>(q_row + view.slot_group[0] + v * L);
-                } else {
-                  for (int l = 0; l < L; ++l) {
-                    const Index g = view.slot_group[v * L + l];
-                    w[l] = g >= 0 ? q_row[g] : T(0);
-                  }
-                }
-                s += (m[v] + m[v] - T(1)) * w;
+          dispatch_vectors<T>(view.panel.size, [&]<int VN>() {
+            const Panel& panel = view.panel;
+            Vec<T> sign[kTileVectors];
+            load_signs<T>(view.slot_sign, sign);
+            // S = the masked residual block (and masked cone weights) for this panel.
+            for (Index r = 0; r < rows; ++r) {
+              const Index k = k0 + r;
+              Vec<T> m[kTileVectors];
+              panel_mask<T, VN>(view, k, m);
+              const T residual = T(R(k, panel.output));
+              T* s_row = S.data() + r * W;
+              const T* q_row = cone_weights ? cone_weights->data() + k * J : nullptr;
+              // The cone weights are a stream of n×J values read W at a time with a stride of J:
+              // fetch a few rows ahead, which the hardware prefetcher does not.
+              if (q_row && k + kPrefetchRows < n) {
+                const T* ahead = q_row + kPrefetchRows * J + view.slot_group[0];
+                for (Index b = 0; b < W; b += 64 / Index{sizeof(T)}) __builtin_prefetch(ahead + b);
               }
-              store(s_row + v * L, s);
+              for (int v = 0; v < VN; ++v) {
+                Vec<T> s = (sign[v] * m[v]) * residual;
+                if (q_row) {
+                  Vec<T> w;
+                  if (panel.groups_consecutive) {
+                    w = load<Vec<T>>(q_row + view.slot_group[0] + v * L);
+                  } else {
+                    for (int l = 0; l < L; ++l) {
+                      const Index g = view.slot_group[v * L + l];
+                      w[l] = g >= 0 ? q_row[g] : T(0);
+                    }
+                  }
+                  s += (m[v] + m[v] - T(1)) * w;
+                }
+                store(s_row + v * L, s);
+              }
             }
-          }
-          // G_panel += X_blockᵀ S, kTileRows features at a time.
-          double* slab = slabs + q * slab_size;
-          for (Index t0 = 0; t0 < d; t0 += kTileRows) {
-            const T* x = x_packed.data() + (t0 / kTileRows) * kAdjointRowBlock * kTileRows;
-            dispatch_rows(std::min<Index>(kTileRows, d - t0),
-                          [&]<int M>() { adjoint_tile<T, M>(x, rows, S.data(), slab + t0 * W); });
-          }
+            // G_panel += X_blockᵀ S, kTileRows features at a time.
+            double* slab = slabs + q * slab_size;
+            for (Index t0 = 0; t0 < d; t0 += kTileRows) {
+              const T* x = x_packed.data() + (t0 / kTileRows) * kAdjointRowBlock * kTileRows;
+              dispatch_rows(std::min<Index>(kTileRows, d - t0),
+                            [&]<int M>() { adjoint_tile<T, M, VN>(x, rows, S.data(), slab + t0 * W); });
+            }
+          });
         }
       }
     }
