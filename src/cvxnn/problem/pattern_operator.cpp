@@ -149,7 +149,7 @@ PanelView view_of(const PanelSet& set, const Mask& mask, Index p) {
 
 // The mask values of row k for a panel's first VN·kLanes slots, as VN vectors of 0 / 1.
 template <typename T, int VN>
-inline void panel_mask(const PanelView& view, Index k, Vec<T> (&m)[kTileVectors]) {
+__attribute__((always_inline)) inline void panel_mask(const PanelView& view, Index k, Vec<T> (&m)[kTileVectors]) {
   using Bytes = typename Simd<T>::Bytes;
   constexpr int L = kLanes<T>;
   const std::uint8_t* row = view.mask + k * view.mask_stride + view.panel.first_pattern;
