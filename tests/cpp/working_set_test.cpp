@@ -138,6 +138,47 @@ TEST(WorkingSetPruning, DropsOnlyUnusedPatternsAndNeverChangesTheAnswer) {
                                          {"saturation"});
 }
 
+// Rounds that add no pattern ask the next inner solve for up to two decades more accuracy, but
+// never, in one step, for more than the final round needs (a third of the target) unless that was
+// already asked for; then a decade at a time.
+TEST(WorkingSetTolerance, TightensTwoDecadesButNotPastTheFinalTarget) {
+  for (const double target : {1e-6, 1e-9}) {
+    const auto p = test::random_problem(Formulation::gated, 120, 4, 1, 80, 2e-2, 21);
+    SolverOptions options;
+    options.tol = target;
+    options.max_iter = 100000;
+    std::vector<std::vector<Index>> rounds;
+    std::vector<double> asked;
+    const InnerSolver recording = [&](const RestrictedProgram& program, const SolverOptions& o, const ColMatrix* warm) {
+      rounds.push_back(program.patterns());
+      asked.push_back(o.tol);
+      return inner_bcd(program, o, warm);
+    };
+    WorkingSetOptions ws;
+    ws.initial_patterns = 2;
+    ws.saturation = 2.0;
+    const SolveResult result = solve_working_set(*p, options, recording, ws);
+    ASSERT_EQ(result.status, SolveStatus::converged) << target;
+    const double final_round = 0.3 * target;
+    int two_decade_steps = 0;
+    for (std::size_t r = 1; r < rounds.size(); ++r) {
+      const bool grew = std::any_of(rounds[r].begin(), rounds[r].end(), [&](Index i) {
+        return std::find(rounds[r - 1].begin(), rounds[r - 1].end(), i) == rounds[r - 1].end();
+      });
+      if (grew) continue;
+      EXPECT_LT(asked[r], asked[r - 1]) << "round " << r;
+      EXPECT_GE(asked[r], 0.01 * asked[r - 1] * (1 - 1e-12)) << "round " << r;
+      if (asked[r - 1] > final_round) {
+        EXPECT_GE(asked[r], final_round * (1 - 1e-12)) << "round " << r << " skipped past the final round's target";
+      } else {
+        EXPECT_NEAR(asked[r], std::max(0.1 * asked[r - 1], 1e-3 * target), 1e-12 * asked[r - 1]) << "round " << r;
+      }
+      if (asked[r] < 0.1 * asked[r - 1] * (1 - 1e-9)) ++two_decade_steps;
+    }
+    EXPECT_GT(two_decade_steps, 0) << target << ": no round saw the two-decade step";
+  }
+}
+
 TEST(WorkingSetControl, WarmStartNearTheOptimumSavesMostOfTheWork) {
   const auto p = test::random_problem(Formulation::gated, 60, 3, 1, 30, 1e-2, 3);
   SolverOptions options;
