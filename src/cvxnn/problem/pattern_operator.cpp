@@ -14,16 +14,20 @@
 // Nothing of X V ever leaves the registers. The partial sums are reduced across lanes once per
 // block.
 //
-// Adjoint. Each task is a run of panels, G's columns for them kept as float64 d × kPanel slabs.
-// For each block of kAdjointRowBlock rows and each panel, the masked residual block S (rows ×
-// kPanel: sign_s m_{k,p_s} r_{k,o} [+ (2m − 1) q]) is formed in L1, then X_blockᵀ S is summed
-// by register tiles of kTileRows features × kPanel groups over a packed copy of the X block,
-// and added to the slabs: float32 sums run over one block of rows only, float64 across blocks.
+// Adjoint. Each task is a run of panels over a fixed chunk of rows, G's columns for them kept as
+// float64 d × kPanel slabs (the chunks' slabs are added in chunk order at the end). For each
+// block of kAdjointRowBlock rows and each panel, the masked residual block S (rows × kPanel:
+// sign_s m_{k,p_s} r_{k,o} [+ (2m − 1) q]) is formed in L1, then X_blockᵀ S is summed by
+// register tiles of kTileRows features × kPanel groups over a packed copy of the X block, and
+// added to the slabs: float32 sums run over one block of rows only, float64 across blocks.
 //
-// Determinism. Every output entry is summed by one thread in an order fixed by the data's shape
-// (forward: panels in order, lanes in order; adjoint: rows in order within fixed row chunks, the
-// chunks in order, blocks in order), never by
-// the thread count or the schedule, so one thread and N threads give bit-identical results.
+// Determinism. Every output entry is summed in an order fixed by the data's shape (forward:
+// panels in order, lanes in order; adjoint: rows in order within row chunks fixed by n, then the
+// chunks in order), never by the thread count or the schedule, so one thread and N threads give
+// bit-identical results.
+//
+// Part-full panels (the last of a small working set, say) run only the SIMD vectors of slots they
+// fill (dispatch_vectors): the padding's products were zeros, so skipping them changes nothing.
 #include "cvxnn/problem/pattern_operator.hpp"
 
 #include <algorithm>
