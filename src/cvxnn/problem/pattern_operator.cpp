@@ -276,7 +276,7 @@ void dispatch_vectors(Index size, F&& f) {
     f.template operator()<1>();
   } else if (vectors == 2) {
     f.template operator()<2>();
-  } else if (vectors == 3 || kTileVectors == 3) {
+  } else if (vectors == 3) {
     f.template operator()<3>();
   } else {
     f.template operator()<kTileVectors>();
@@ -375,13 +375,13 @@ void forward_kernel(const Problem<T>& pb, const VMatrix& V, Matrix* yhat, RowMat
       for (Index p = 0; p < panels; ++p) {
         const PanelView view = view_of(pb.panels, pb.mask, p);
         const T* panel_v = packed.data() + p * d * W;
-        for (Index r0 = 0; r0 < rows; r0 += kTileRows) {
-          const T* x = pb.X + (k0 + r0) * d;
-          dispatch_rows(std::min<Index>(kTileRows, rows - r0), [&]<int M>() {
-            dispatch_vectors<T>(view.panel.size,
-                                [&]<int VN>() { forward_tile<T, M, VN>(x, d, panel_v, view, k0, r0, out); });
-          });
-        }
+        dispatch_vectors<T>(view.panel.size, [&]<int VN>() {
+          for (Index r0 = 0; r0 < rows; r0 += kTileRows) {
+            const T* x = pb.X + (k0 + r0) * d;
+            dispatch_rows(std::min<Index>(kTileRows, rows - r0),
+                          [&]<int M>() { forward_tile<T, M, VN>(x, d, panel_v, view, k0, r0, out); });
+          }
+        });
       }
       auto lane_sum = [](const double* partial) {
         // Pairwise: (p0 + p1) + (p2 + p3), ... as a SIMD horizontal reduction would.
@@ -422,9 +422,10 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
   const Index panel_groups = (panels + per_task - 1) / per_task;
   const Index tasks = panel_groups * chunks;
   const Index feature_tiles = (d + kTileRows - 1) / kTileRows;
-  // Partial sums, task by task: [panel group][chunk][panel of the group][d × W slab].
+  // Partial sums, task by task: [panel group][chunk][panel of the group][d × W slab]; each task
+  // zeroes its own slabs.
   const Index slab_size = d * W;
-  std::vector<double> partials(static_cast<std::size_t>(tasks * per_task * slab_size), 0.0);
+  Buffer<double> partials(static_cast<std::size_t>(tasks * per_task * slab_size));
 
 #pragma omp parallel num_threads(threads)
   {
@@ -437,6 +438,7 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
       const Index p0 = group * per_task, count = std::min(per_task, panels - p0);
       const Index row_begin = n * chunk / chunks, row_end = n * (chunk + 1) / chunks;
       double* slabs = partials.data() + task * per_task * slab_size;
+      std::fill(slabs, slabs + per_task * slab_size, 0.0);
       for (Index k0 = row_begin; k0 < row_end; k0 += kAdjointRowBlock) {
         const Index rows = std::min(kAdjointRowBlock, row_end - k0);
         for (Index tile = 0; tile < feature_tiles; ++tile) {

@@ -19,10 +19,10 @@ namespace {
 constexpr double kInnerTolFraction = 0.3;
 // When no pattern outside the working set violates its constraint, the outer gap is the inner
 // solve's own: ask the next round for this much more accuracy, but not for more than the final
-// round needs unless that was already asked for (below). Two decades per round instead of one took the
-// synthetic problems (n = 5000) from 904 to 781 inner iterations at β = 1e-2 and from 166 to 156
-// at β = 5e-2 (fewer rounds, each one full pass; sine and diabetes rows no slower); three decades
-// per round took 212 at β = 5e-2.
+// round needs unless that was already asked for (below). Two decades per round instead of one
+// took the synthetic problems (n = 5000) from 904 to 781 inner iterations at β = 1e-2 and from
+// 166 to 156 at β = 5e-2 (fewer rounds, each one full pass; sine and diabetes rows no slower);
+// three decades per round took 212 at β = 5e-2.
 constexpr double kInnerTolTightening = 0.01;
 
 // The program over a subset of the patterns (columns of the mask): same data, β and formulation.

@@ -27,8 +27,8 @@
 // surviving patterns the solution is not sparse, and for an inner solver that starts afresh each
 // round (the interior point) a restricted solve saves little: W then takes every surviving
 // pattern and the next solve finishes the job. This is the design of celer (Massias, Gramfort &
-// Salmon, ICML 2018 and JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening rule of Ndiaye,
-// Fercoq, Gramfort & Salmon (JMLR 2017).
+// Salmon, ICML 2018 and JMLR 2020) and skglm (Bertrand et al., NeurIPS 2022), with the screening
+// rule of Ndiaye, Fercoq, Gramfort & Salmon (JMLR 2017).
 //
 // The inner solver gets a RestrictedProgram: the full program and W's patterns, with the data
 // read in place (a restricted ConvexProblem, which copies X, is built only if it asks), a slot for
