@@ -50,6 +50,9 @@ struct RestrictedGradientState {
   std::vector<Index> groups;
   ColMatrix last, previous;
   double t = 1.0;
+  /// Steps in the two-level metric of coarse_metric.hpp (L is then its scalar a) where every
+  /// group is its own penalty block; false: plain steps 1/L (for comparisons).
+  bool coarse_metric = true;
 };
 
 /// Solves over the groups `groups` (indices into problem.op().groups()) from `warm` (d×|groups|,

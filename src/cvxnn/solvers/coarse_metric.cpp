@@ -1,0 +1,276 @@
+#include "cvxnn/solvers/coarse_metric.hpp"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+
+namespace cvxnn {
+
+std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op) {
+  const Matrix& X = op.X();
+  const Mask& mask = op.mask();
+  const Index n = X.rows(), d = X.cols(), c = op.num_outputs(), J = op.num_groups();
+  CoarseMetric metric;
+  metric.d_ = d;
+  metric.groups_ = J;
+  std::vector<Output> by_output(static_cast<std::size_t>(c));
+  for (Index j = 0; j < J; ++j) by_output[static_cast<std::size_t>(op.groups()[static_cast<std::size_t>(j)].output)].columns.push_back(j);
+  bool any = false;
+  for (Output& o : by_output) any |= o.columns.size() >= 2;
+  if (!any || n == 0 || d == 0) return std::nullopt;
+
+  // Every group's half-space mean, s_j Xᵀ D_{p_j} 1: the adjoint of a residual of ones.
+  ColMatrix half_space;
+  op.adjoint(Matrix::Ones(n, c), half_space);
+  ColMatrix own_all = ColMatrix::Zero(d, J);  // the half-space directions, placed in their groups
+  for (Output& o : by_output) {
+    const auto m = static_cast<Index>(o.columns.size());
+    if (m < 2) continue;
+    o.signs.resize(m);
+    o.own.resize(d, m);
+    for (Index i = 0; i < m; ++i) {
+      const Index j = o.columns[static_cast<std::size_t>(i)];
+      o.signs(i) = op.groups()[static_cast<std::size_t>(j)].sign;
+      const double norm = half_space.col(j).norm();
+      o.own.col(i) = norm > 0.0 ? Vector(half_space.col(j) / norm) : Vector::Zero(d);
+    }
+    // Orthogonal to the shifts: take out the signed mean block; then unit norm overall.
+    const Vector mean = o.own * o.signs / double(m);
+    for (Index i = 0; i < m; ++i) o.own.col(i) -= o.signs(i) * mean;
+    const double norm = o.own.norm();
+    if (norm > 1e-8 * std::sqrt(double(m))) {
+      o.own /= norm;
+      for (Index i = 0; i < m; ++i) own_all.col(o.columns[static_cast<std::size_t>(i)]) = o.own.col(i);
+    } else {
+      o.own.resize(d, 0);  // the groups' half-spaces agree: nothing beyond the shifts
+    }
+  }
+  Matrix own_images;
+  op.forward(own_all, &own_images);
+
+  for (Index out = 0; out < c; ++out) {
+    Output& o = by_output[static_cast<std::size_t>(out)];
+    const auto m = static_cast<Index>(o.columns.size());
+    if (m < 2) continue;
+    // Images of the coarse directions: shift t ↦ (Σ_j D_{p_j} 1) ∘ X e_t / √m (s_j² = 1), and the
+    // half-space direction's from the forward pass.
+    const Index k = d + (o.own.cols() > 0 ? 1 : 0);
+    Vector count = Vector::Zero(n);
+    for (Index j : o.columns) {
+      const Index p = op.groups()[static_cast<std::size_t>(j)].pattern;
+      for (Index r = 0; r < n; ++r) count(r) += mask(r, p);
+    }
+    ColMatrix images(n, k);
+    images.leftCols(d) = (count / std::sqrt(double(m))).asDiagonal() * X;
+    if (o.own.cols() > 0) images.col(d) = own_images.col(out);
+    ColMatrix curvature = ColMatrix::Zero(k, k);
+    curvature.selfadjointView<Eigen::Lower>().rankUpdate(images.transpose());
+    curvature.triangularView<Eigen::StrictlyUpper>() = curvature.transpose();
+    const Eigen::SelfAdjointEigenSolver<ColMatrix> eig(curvature);
+    if (eig.info() != Eigen::Success) continue;
+    // Largest first.
+    o.eigenvalues = eig.eigenvalues().reverse();
+    o.eigenvectors = eig.eigenvectors().rowwise().reverse();
+    metric.outputs_.push_back(std::move(o));
+  }
+  if (metric.outputs_.empty()) return std::nullopt;
+  return metric;
+}
+
+ColMatrix CoarseMetric::gather(const Output& o, const ColMatrix& V) {
+  ColMatrix local(V.rows(), static_cast<Index>(o.columns.size()));
+  for (std::size_t i = 0; i < o.columns.size(); ++i) local.col(static_cast<Index>(i)) = V.col(o.columns[i]);
+  return local;
+}
+
+Vector CoarseMetric::coarse_coordinates(const Output& o, const ColMatrix& local) const {
+  const auto m = static_cast<Index>(o.columns.size());
+  Vector coordinates(o.eigenvalues.size());
+  coordinates.head(d_) = local * o.signs / std::sqrt(double(m));
+  if (o.own.cols() > 0) coordinates(d_) = (o.own.array() * local.array()).sum();
+  return coordinates;
+}
+
+void CoarseMetric::add_coarse(const Output& o, const Vector& zeta, double scale, ColMatrix& local) const {
+  const auto m = static_cast<Index>(o.columns.size());
+  const Vector shift = zeta.head(d_) * (scale / std::sqrt(double(m)));
+  local.noalias() += shift * o.signs.transpose();
+  if (o.own.cols() > 0) local += (scale * zeta(d_)) * o.own;
+}
+
+void CoarseMetric::active(const Output& o, double a, std::vector<Index>& kept, Vector& b) const {
+  kept.clear();
+  for (Index q = 0; q < o.eigenvalues.size(); ++q) {
+    if (kSafety * o.eigenvalues(q) > a * (1.0 + 1e-12)) kept.push_back(q);
+  }
+  b.resize(static_cast<Index>(kept.size()));
+  for (std::size_t q = 0; q < kept.size(); ++q) b(static_cast<Index>(q)) = kSafety * o.eigenvalues(kept[q]) - a;
+}
+
+double CoarseMetric::inner(const ColMatrix& delta1, const ColMatrix& delta2, double a) const {
+  double value = a * (delta1.array() * delta2.array()).sum();
+  std::vector<Index> kept;
+  Vector b;
+  for (const Output& o : outputs_) {
+    active(o, a, kept, b);
+    if (kept.empty()) continue;
+    const Vector c1 = o.eigenvectors.transpose() * coarse_coordinates(o, gather(o, delta1));
+    const Vector c2 = o.eigenvectors.transpose() * coarse_coordinates(o, gather(o, delta2));
+    for (std::size_t q = 0; q < kept.size(); ++q) value += b(static_cast<Index>(q)) * c1(kept[q]) * c2(kept[q]);
+  }
+  return value;
+}
+
+void CoarseMetric::step(const ColMatrix& y, const ColMatrix& minus_gradient, double a, double lambda,
+                        ColMatrix& x) const {
+  const ColMatrix z = y + minus_gradient / a;
+  x = z;
+  const double tau = lambda / a;
+  // Groups of outputs without a coarse space take the plain step.
+  std::vector<char> coarse(static_cast<std::size_t>(groups_), 0);
+  for (const Output& o : outputs_)
+    for (Index j : o.columns) coarse[static_cast<std::size_t>(j)] = 1;
+  for (Index j = 0; j < groups_; ++j) {
+    if (coarse[static_cast<std::size_t>(j)]) continue;
+    const double norm = x.col(j).norm();
+    x.col(j) *= norm > tau ? 1.0 - tau / norm : 0.0;
+  }
+  for (const Output& o : outputs_) step_output(o, y, z, a, lambda, x);
+}
+
+void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMatrix& z, double a, double lambda,
+                               ColMatrix& x) const {
+  const auto m = static_cast<Index>(o.columns.size());
+  const Index k = o.eigenvalues.size();
+  const double tau = lambda / a;
+  std::vector<Index> kept;
+  Vector b;
+  active(o, a, kept, b);
+  const auto r = static_cast<Index>(kept.size());
+  ColMatrix basis(k, r);  // the kept eigenvectors, in (shifts, half-space direction) coordinates
+  for (Index q = 0; q < r; ++q) basis.col(q) = o.eigenvectors.col(kept[static_cast<std::size_t>(q)]);
+
+  // x(η) = prox_τ(z − U basis η / a) on this output's groups; `norms` keeps ‖p_j‖ for the
+  // Jacobian. The dual D(η) = ⟨−∇f, x − y⟩ + a/2 ‖x − y‖² + λ Σ‖x_j‖ + ηᵀ basisᵀ Uᵀ(x − y) − Σ η²/2b
+  // is concave; its gradient is basisᵀ Uᵀ(x − y) − η / b.
+  const ColMatrix y_local = gather(o, y), z_local = gather(o, z);
+  ColMatrix p(d_, m), x_local(d_, m);
+  Vector norms(m);
+  const auto evaluate = [&](const Vector& eta, Vector& gradient) {
+    p = z_local;
+    add_coarse(o, basis * eta, -1.0 / a, p);
+    norms = p.colwise().norm().transpose();
+    for (Index i = 0; i < m; ++i) {
+      x_local.col(i) = norms(i) > tau ? Vector(p.col(i) * (1.0 - tau / norms(i))) : Vector::Zero(d_);
+    }
+    const ColMatrix delta = x_local - y_local;
+    // ⟨−∇f, δ⟩ = a ⟨z − y, δ⟩.
+    double value = -a * ((z_local - y_local).array() * delta.array()).sum() + 0.5 * a * delta.squaredNorm() +
+                   lambda * x_local.colwise().norm().sum();
+    const Vector along = basis.transpose() * coarse_coordinates(o, delta);
+    gradient = along - eta.cwiseQuotient(b);
+    value += eta.dot(along) - 0.5 * eta.cwiseAbs2().cwiseQuotient(b).sum();
+    return value;
+  };
+
+  Vector eta = Vector::Zero(r), gradient;
+  double value = evaluate(eta, gradient);
+  const auto scatter = [&] {
+    for (Index i = 0; i < m; ++i) x.col(o.columns[static_cast<std::size_t>(i)]) = x_local.col(i);
+  };
+  if (r == 0) {
+    scatter();
+    return;
+  }
+  for (int newton = 0; newton < 30; ++newton) {
+    // −Hessian = basisᵀ (Uᵀ J U) basis / a + diag(1/b), J the prox's Jacobian: per group
+    // α I + β p̂p̂ᵀ with α = 1 − τ/‖p‖, β = τ/‖p‖ where ‖p‖ > τ, zero elsewhere.
+    ColMatrix UJU = ColMatrix::Zero(k, k);
+    ColMatrix weighted(d_, m);  // √β p̂ per group, for the shifts' block
+    double alpha_sum = 0.0;
+    for (Index i = 0; i < m; ++i) {
+      if (norms(i) <= tau) {
+        weighted.col(i).setZero();
+        continue;
+      }
+      const double alpha = 1.0 - tau / norms(i), beta = tau / norms(i);
+      alpha_sum += alpha;
+      const Vector unit = p.col(i) / norms(i);
+      weighted.col(i) = std::sqrt(beta) * unit;
+      if (o.own.cols() > 0) {
+        const auto own = o.own.col(i);
+        const double projection = unit.dot(own);
+        const Vector J_own = alpha * own + beta * projection * unit;
+        UJU.block(0, d_, d_, 1) += o.signs(i) * J_own / std::sqrt(double(m));
+        UJU(d_, d_) += own.dot(J_own);
+      }
+    }
+    ColMatrix shifts = ColMatrix::Zero(d_, d_);
+    shifts.selfadjointView<Eigen::Lower>().rankUpdate(weighted, 1.0 / double(m));
+    shifts.triangularView<Eigen::StrictlyUpper>() = shifts.transpose();
+    shifts.diagonal().array() += alpha_sum / double(m);
+    UJU.topLeftCorner(d_, d_) = shifts;
+    if (o.own.cols() > 0) UJU.block(d_, 0, 1, d_) = UJU.block(0, d_, d_, 1).transpose();
+    ColMatrix system = basis.transpose() * UJU * basis / a;
+    system.diagonal() += b.cwiseInverse();
+    const Eigen::LLT<ColMatrix> factor(system);
+    if (factor.info() != Eigen::Success) break;
+    const Vector direction = factor.solve(gradient);
+    const double decrement = gradient.dot(direction);  // the Newton decrement, squared
+    // Converged when the predicted gain is below rounding of the step's own size.
+    // Done when the predicted gain is far below the step's own size, a ‖x − y‖².
+    if (!(decrement > 1e-20 * a * (x_local - y_local).squaredNorm())) break;
+    // Armijo on D; where the gain is below the rounding of D's value (which holds λ Σ‖x_j‖, far
+    // larger than a late step's gain) a smaller gradient decides instead.
+    double t = 1.0;
+    Vector trial_gradient;
+    bool moved = false;
+    const double rounding = 1e-13 * std::abs(value);
+    for (int halving = 0; halving < 20; ++halving, t *= 0.5) {
+      const Vector trial = eta + t * direction;
+      const double trial_value = evaluate(trial, trial_gradient);
+      const double gain = trial_value - value;
+      if (gain >= 1e-4 * t * decrement ||
+          (std::abs(gain) <= rounding && 1e-4 * t * decrement <= rounding && trial_gradient.norm() < gradient.norm())) {
+        eta = trial;
+        value = trial_value;
+        gradient = trial_gradient;
+        moved = true;
+        break;
+      }
+    }
+    if (!moved) {
+      value = evaluate(eta, gradient);  // x back at the best η found
+      break;
+    }
+  }
+  scatter();
+}
+
+std::vector<Vector> CoarseMetric::curvatures() const {
+  std::vector<Vector> out;
+  for (const Output& o : outputs_) out.push_back(o.eigenvalues);
+  return out;
+}
+
+ColMatrix CoarseMetric::dense(double a) const {
+  const Index size = d_ * groups_;
+  ColMatrix M = a * ColMatrix::Identity(size, size);
+  std::vector<Index> kept;
+  Vector b;
+  for (const Output& o : outputs_) {
+    active(o, a, kept, b);
+    for (std::size_t q = 0; q < kept.size(); ++q) {
+      ColMatrix local = ColMatrix::Zero(d_, static_cast<Index>(o.columns.size()));
+      add_coarse(o, o.eigenvectors.col(kept[q]), 1.0, local);
+      ColMatrix u = ColMatrix::Zero(d_, groups_);
+      for (std::size_t i = 0; i < o.columns.size(); ++i) u.col(o.columns[i]) = local.col(static_cast<Index>(i));
+      const Eigen::Map<const Vector> flat(u.data(), size);
+      M += b(static_cast<Index>(q)) * flat * flat.transpose();
+    }
+  }
+  return M;
+}
+
+}  // namespace cvxnn
