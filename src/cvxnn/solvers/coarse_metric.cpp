@@ -4,13 +4,17 @@
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+
+#include "cvxnn/core/error.hpp"
 
 namespace cvxnn {
 
-std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op) {
+std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op, const PatternOperatorF32* op32) {
   const Matrix& X = op.X();
   const Mask& mask = op.mask();
   const Index n = X.rows(), d = X.cols(), c = op.num_outputs(), J = op.num_groups();
+  if (op32 && &op32->op() != &op) throw InvalidInput("CoarseMetric::build: the float32 operator is not this one's");
   CoarseMetric metric;
   metric.d_ = d;
   metric.groups_ = J;
@@ -20,9 +24,14 @@ std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op) {
   for (Output& o : by_output) any |= o.columns.size() >= 2;
   if (!any || n == 0 || d == 0) return std::nullopt;
 
-  // Every group's half-space mean, s_j Xᵀ D_{p_j} 1: the adjoint of a residual of ones.
+  // Every group's half-space mean, s_j Xᵀ D_{p_j} 1: the adjoint of a residual of ones. The
+  // metric only needs to be about right, so float32 passes do when the solver has them.
   ColMatrix half_space;
-  op.adjoint(Matrix::Ones(n, c), half_space);
+  if (op32) {
+    op32->adjoint(Matrix::Ones(n, c), half_space);
+  } else {
+    op.adjoint(Matrix::Ones(n, c), half_space);
+  }
   ColMatrix own_all = ColMatrix::Zero(d, J);  // the half-space directions, placed in their groups
   for (Output& o : by_output) {
     const auto m = static_cast<Index>(o.columns.size());
@@ -47,25 +56,45 @@ std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op) {
     }
   }
   Matrix own_images;
-  op.forward(own_all, &own_images);
+  if (op32) {
+    op32->forward(own_all.cast<float>(), &own_images);
+  } else {
+    op.forward(own_all, &own_images);
+  }
 
   for (Index out = 0; out < c; ++out) {
     Output& o = by_output[static_cast<std::size_t>(out)];
     const auto m = static_cast<Index>(o.columns.size());
     if (m < 2) continue;
-    // Images of the coarse directions: shift t ↦ (Σ_j D_{p_j} 1) ∘ X e_t / √m (s_j² = 1), and the
-    // half-space direction's from the forward pass.
+    // H_c from the images of the coarse directions, row block by row block (never n × (d + 1) at
+    // once: 408 MB at n = 10⁶): shift t ↦ (Σ_j D_{p_j} 1) ∘ X e_t / √m (s_j² = 1), the half-space
+    // direction's from the forward pass. Fixed row chunks summed in order: the same H_c for any
+    // thread count.
     const Index k = d + (o.own.cols() > 0 ? 1 : 0);
-    Vector count = Vector::Zero(n);
-    for (Index j : o.columns) {
-      const Index p = op.groups()[static_cast<std::size_t>(j)].pattern;
-      for (Index r = 0; r < n; ++r) count(r) += mask(r, p);
+    std::vector<Index> patterns;
+    for (Index j : o.columns) patterns.push_back(op.groups()[static_cast<std::size_t>(j)].pattern);
+    constexpr Index kRows = 2048;
+    const Index chunks = std::clamp<Index>(n / kRows, 1, 16);
+    std::vector<ColMatrix> partial(static_cast<std::size_t>(chunks));
+#pragma omp parallel for schedule(static)
+    for (Index chunk = 0; chunk < chunks; ++chunk) {
+      ColMatrix sum = ColMatrix::Zero(k, k), images;
+      for (Index lo = n * chunk / chunks, last = n * (chunk + 1) / chunks; lo < last; lo += kRows) {
+        const Index rows = std::min(kRows, last - lo);
+        images.resize(rows, k);
+        for (Index r = 0; r < rows; ++r) {
+          const std::uint8_t* row = mask.data() + (lo + r) * mask.cols();
+          double count = 0.0;
+          for (Index p : patterns) count += row[p];
+          images.row(r).head(d) = (count / std::sqrt(double(m))) * X.row(lo + r);
+          if (k > d) images(r, d) = own_images(lo + r, out);
+        }
+        sum.selfadjointView<Eigen::Lower>().rankUpdate(images.transpose());
+      }
+      partial[static_cast<std::size_t>(chunk)] = std::move(sum);
     }
-    ColMatrix images(n, k);
-    images.leftCols(d) = (count / std::sqrt(double(m))).asDiagonal() * X;
-    if (o.own.cols() > 0) images.col(d) = own_images.col(out);
     ColMatrix curvature = ColMatrix::Zero(k, k);
-    curvature.selfadjointView<Eigen::Lower>().rankUpdate(images.transpose());
+    for (const ColMatrix& part : partial) curvature += part;
     curvature.triangularView<Eigen::StrictlyUpper>() = curvature.transpose();
     const Eigen::SelfAdjointEigenSolver<ColMatrix> eig(curvature);
     if (eig.info() != Eigen::Success) continue;

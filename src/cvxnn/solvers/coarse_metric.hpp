@@ -46,8 +46,8 @@ class CoarseMetric {
 
   /// The metric for the groups of `op` (one penalty block per group), or nothing when no output
   /// has two groups (there is no coupling to take out). Costs one adjoint and one forward pass
-  /// over `op`, and n (d + 1)² per output.
-  static std::optional<CoarseMetric> build(const PatternOperator& op);
+  /// over `op` (over `op32`, its float32 twin, when given), and n (d + 1)² per output.
+  static std::optional<CoarseMetric> build(const PatternOperator& op, const PatternOperatorF32* op32 = nullptr);
 
   /// x = the step above from y, with minus_gradient = −∇f(y) (d × groups), the scalar a and the
   /// penalty weight λ.
