@@ -190,9 +190,7 @@ void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMat
     p = z_local;
     add_coarse(o, basis * eta, -1.0 / a, p);
     norms = p.colwise().norm().transpose();
-    for (Index i = 0; i < m; ++i) {
-      x_local.col(i) = norms(i) > tau ? Vector(p.col(i) * (1.0 - tau / norms(i))) : Vector::Zero(d_);
-    }
+    for (Index i = 0; i < m; ++i) x_local.col(i) = p.col(i) * (norms(i) > tau ? 1.0 - tau / norms(i) : 0.0);
     const ColMatrix delta = x_local - y_local;
     // ⟨−∇f, δ⟩ = a ⟨z − y, δ⟩.
     double value = -a * ((z_local - y_local).array() * delta.array()).sum() + 0.5 * a * delta.squaredNorm() +
@@ -215,9 +213,10 @@ void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMat
   for (int newton = 0; newton < 30; ++newton) {
     // −Hessian = basisᵀ (Uᵀ J U) basis / a + diag(1/b), J the prox's Jacobian: per group
     // α I + β p̂p̂ᵀ with α = 1 − τ/‖p‖, β = τ/‖p‖ where ‖p‖ > τ, zero elsewhere.
-    ColMatrix UJU = ColMatrix::Zero(k, k);
+    ColMatrix UJU(k, k);
     ColMatrix weighted(d_, m);  // √β p̂ per group, for the shifts' block
-    double alpha_sum = 0.0;
+    Vector own_column = Vector::Zero(d_);  // Σ_j s_j J_j own_j (the shifts × half-space block, times √m)
+    double alpha_sum = 0.0, own_own = 0.0;
     for (Index i = 0; i < m; ++i) {
       if (norms(i) <= tau) {
         weighted.col(i).setZero();
@@ -225,14 +224,14 @@ void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMat
       }
       const double alpha = 1.0 - tau / norms(i), beta = tau / norms(i);
       alpha_sum += alpha;
-      const Vector unit = p.col(i) / norms(i);
-      weighted.col(i) = std::sqrt(beta) * unit;
+      weighted.col(i) = p.col(i) * (std::sqrt(beta) / norms(i));  // √β p̂
       if (o.own.cols() > 0) {
+        // J own = α own + β (p̂ᵀ own) p̂
         const auto own = o.own.col(i);
-        const double projection = unit.dot(own);
-        const Vector J_own = alpha * own + beta * projection * unit;
-        UJU.block(0, d_, d_, 1) += o.signs(i) * J_own / std::sqrt(double(m));
-        UJU(d_, d_) += own.dot(J_own);
+        const double projection = p.col(i).dot(own) / norms(i);
+        own_column.noalias() += (o.signs(i) * alpha) * own;
+        own_column.noalias() += (o.signs(i) * beta * projection / norms(i)) * p.col(i);
+        own_own += alpha * own.squaredNorm() + beta * projection * projection;
       }
     }
     ColMatrix shifts = ColMatrix::Zero(d_, d_);
@@ -240,7 +239,11 @@ void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMat
     shifts.triangularView<Eigen::StrictlyUpper>() = shifts.transpose();
     shifts.diagonal().array() += alpha_sum / double(m);
     UJU.topLeftCorner(d_, d_) = shifts;
-    if (o.own.cols() > 0) UJU.block(d_, 0, 1, d_) = UJU.block(0, d_, d_, 1).transpose();
+    if (o.own.cols() > 0) {
+      UJU.block(0, d_, d_, 1) = own_column / std::sqrt(double(m));
+      UJU.block(d_, 0, 1, d_) = UJU.block(0, d_, d_, 1).transpose();
+      UJU(d_, d_) = own_own;
+    }
     ColMatrix system = basis.transpose() * UJU * basis / a;
     system.diagonal() += b.cwiseInverse();
     const Eigen::LLT<ColMatrix> factor(system);
