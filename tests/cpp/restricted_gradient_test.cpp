@@ -26,6 +26,21 @@ std::vector<Index> all_groups(const ConvexProblem& p) {
   return groups;
 }
 
+// Options stopping at `tol` and never on the iteration cap.
+SolverOptions options_to(double tol) {
+  SolverOptions options;
+  options.tol = tol;
+  options.max_iter = 200000;
+  return options;
+}
+
+// The program's optimum to `tol` by the project's block coordinate solver, the reference here.
+SolveResult block_coordinate_optimum(const ConvexProblem& p, double tol) {
+  SolveResult reference = solve_block_coordinate(p, options_to(tol));
+  EXPECT_EQ(reference.status, SolveStatus::converged);
+  return reference;
+}
+
 TEST(RestrictedGradient, ReachesTheReferenceOptimumWithTheProgramsOwnCertificate) {
   for (const Index outputs : {Index{1}, Index{2}}) {
     for (const double beta : {1e-3, 3e-2}) {
@@ -187,12 +202,8 @@ TEST(RestrictedGradient, SinglePrecisionPassesStillCertifyLooseTolerances) {
 TEST(RestrictedGradient, TwoLevelMetricReachesTheSameOptimumInFewerIterations) {
   for (const Index outputs : {Index{1}, Index{2}}) {
     const auto p = test::random_problem(Formulation::gated, 300, 6, outputs, 60, 5e-3, 41 + outputs);
-    SolverOptions options;
-    options.tol = 1e-10;
-    options.max_iter = 200000;
-    const SolveResult reference = solve_block_coordinate(*p, options);
-    ASSERT_EQ(reference.status, SolveStatus::converged);
-    options.tol = 1e-8;
+    const SolveResult reference = block_coordinate_optimum(*p, 1e-10);
+    const SolverOptions options = options_to(1e-8);
     RestrictedGradientState plain_state, metric_state;
     plain_state.coarse_metric = false;
     const SolveResult plain = solve_restricted_gradient(*p, all_groups(*p), options, nullptr, plain_state);
@@ -227,12 +238,9 @@ TEST(RestrictedGradient, RefusesConeProgramsAndBadInput) {
 TEST(RestrictedGradientWorkingSet, CertifiesTheFullProgram) {
   for (const Index outputs : {Index{1}, Index{2}}) {
     const auto p = test::random_problem(Formulation::gated, 120, 4, outputs, 80, 2e-2, 31 + outputs);
-    SolverOptions options;
-    options.tol = 1e-8;
-    options.max_iter = 200000;
-    const SolveResult reference = solve_block_coordinate(*p, options);
+    const SolveResult reference = block_coordinate_optimum(*p, 1e-8);
+    const SolverOptions options = options_to(1e-8);
     const SolveResult loop = solve(*p, SolverKind::working_set, options);
-    ASSERT_EQ(reference.status, SolveStatus::converged);
     ASSERT_EQ(loop.status, SolveStatus::converged) << outputs;
     EXPECT_LE(loop.certificate.relative_gap, 1e-8);
     EXPECT_GE(loop.history.size(), 2u);
