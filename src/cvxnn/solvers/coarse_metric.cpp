@@ -250,7 +250,6 @@ void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMat
     if (factor.info() != Eigen::Success) break;
     const Vector direction = factor.solve(gradient);
     const double decrement = gradient.dot(direction);  // the Newton decrement, squared
-    // Converged when the predicted gain is below rounding of the step's own size.
     // Done when the predicted gain is far below the step's own size, a ‖x − y‖².
     if (!(decrement > 1e-20 * a * (x_local - y_local).squaredNorm())) break;
     // Armijo on D; where the gain is below the rounding of D's value (which holds λ Σ‖x_j‖, far
@@ -278,12 +277,6 @@ void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMat
     }
   }
   scatter();
-}
-
-std::vector<Vector> CoarseMetric::curvatures() const {
-  std::vector<Vector> out;
-  for (const Output& o : outputs_) out.push_back(o.eigenvalues);
-  return out;
 }
 
 ColMatrix CoarseMetric::dense(double a) const {

@@ -56,8 +56,6 @@ class CoarseMetric {
   /// ⟨δ₁, δ₂⟩_M for the scalar a.
   double inner(const ColMatrix& delta1, const ColMatrix& delta2, double a) const;
 
-  /// The coarse curvatures Λ_k of every output, largest first within an output (for tests).
-  std::vector<Vector> curvatures() const;
   /// M as a dense (d·groups)² matrix, columns of V stacked (for tests: small problems only).
   ColMatrix dense(double a) const;
 

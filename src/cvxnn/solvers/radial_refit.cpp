@@ -37,9 +37,8 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
 
   // Gram matrix and target correlations of the blocks' predictions, B = [vec Ŷ_b] (n c × m), rows
   // in Y's row-major order. A fixed chunking (not one per thread) keeps the sums' order, and so
-  // the result, the same for every thread count.
-  // An even number of chunks, so that two threads share them evenly (5 chunks of 1000 rows at
-  // n = 5000 left one thread three of them).
+  // the result, the same for every thread count; an even number of them, so that two threads
+  // share them evenly (5 chunks of 1000 rows at n = 5000 left one thread three of them).
   constexpr Index kRows = 1024;
   const Index chunks = std::min<Index>(16, 2 * ((n + 2 * kRows - 1) / (2 * kRows)));
   std::vector<ColMatrix> chunk_gram(static_cast<std::size_t>(chunks));

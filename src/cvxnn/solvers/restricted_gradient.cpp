@@ -257,6 +257,7 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
       if (0.5 * (yhat_next - yhat_y).squaredNorm() <= 0.5 * step_sq * (1.0 + 1e-10) + noise || trial >= 60) break;
       L *= 2.0;
     }
+    // O'Donoghue & Candès' gradient restart, in the metric of the step.
     const bool restart = metric ? metric->inner(y - x_next, x_next - x, L) > 0.0
                                 : (y - x_next).cwiseProduct(x_next - x).sum() > 0.0;
     x_prev.swap(x);
