@@ -111,8 +111,8 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   };
 
   // Steps in the two-level metric of coarse_metric.hpp where every group is its own penalty block
-  // (L is then the metric's scalar a): synthetic n = 5000, P = 512, ws to 1e-6: β = 5e-2 50
-  // inner iterations instead of 156, β = 1e-2 188 instead of 781.
+  // (L is then the metric's scalar a): synthetic n = 5000, P = 512, ws to 1e-6: β = 5e-2 47
+  // inner iterations instead of 156, β = 1e-2 168 instead of 781.
   std::optional<CoarseMetric> metric;
   if (state.coarse_metric && penalty.block_size() == 1) metric = CoarseMetric::build(op, op32.get());
 

@@ -15,10 +15,10 @@
 //    kept; a round with new groups starts a fresh sequence, which on the synthetic β = 5e-2
 //    problem took 156 iterations where carrying the momentum into the new groups took 200);
 //  - where every group is its own penalty block, the steps are taken in the two-level metric of
-//    coarse_metric.hpp, M = a I + (the exact curvature, times 1.25, on the d + 1 directions per
+//    coarse_metric.hpp, M = a I + (the exact curvature, times 2, on the d + 1 directions per
 //    output along which the groups' images add up coherently), with L standing for a: the step
 //    size is then set by the rest of the spectrum, 14× lower on the synthetic problem, and the
-//    working set's inner iterations to 1e-6 fall from 156 to 50 (β = 5e-2) and from 781 to 188
+//    working set's inner iterations to 1e-6 fall from 156 to 47 (β = 5e-2) and from 781 to 168
 //    (β = 1e-2); the restart test uses the same metric;
 //  - the certificate costs no extra pass: the gradient at the extrapolated point y is
 //    −(s_j XᵀD_{p_j} R_y)_j with R_y = Y − Ŷ(y), so every iteration also gives the dual point
