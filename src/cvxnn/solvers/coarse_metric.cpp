@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
 
 namespace cvxnn {
 
@@ -76,7 +77,7 @@ std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op, const
     constexpr Index kRows = 2048;
     const Index chunks = std::clamp<Index>(n / kRows, 1, 16);
     std::vector<ColMatrix> partial(static_cast<std::size_t>(chunks));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(num_threads_for(double(n) * double(k) * double(k + m)))
     for (Index chunk = 0; chunk < chunks; ++chunk) {
       ColMatrix sum = ColMatrix::Zero(k, k), images;
       for (Index lo = n * chunk / chunks, last = n * (chunk + 1) / chunks; lo < last; lo += kRows) {

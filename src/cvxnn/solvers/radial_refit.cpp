@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cvxnn/core/error.hpp"
+#include "cvxnn/core/parallel.hpp"
 
 namespace cvxnn {
 
@@ -43,7 +44,8 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
   const Index chunks = std::min<Index>(16, 2 * ((n + 2 * kRows - 1) / (2 * kRows)));
   std::vector<ColMatrix> chunk_gram(static_cast<std::size_t>(chunks));
   std::vector<Vector> chunk_target(static_cast<std::size_t>(chunks));
-#pragma omp parallel for schedule(static)
+  const double flops = double(n) * double(c) * double(m) * double(m) + 2.0 * double(n) * double(X.cols()) * double(V_used.cols());
+#pragma omp parallel for schedule(static) num_threads(num_threads_for(flops))
   for (Index chunk = 0; chunk < chunks; ++chunk) {
     ColMatrix gram = ColMatrix::Zero(m, m);
     Vector target = Vector::Zero(m);
