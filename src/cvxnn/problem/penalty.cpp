@@ -94,11 +94,11 @@ Vector Penalty::dual_norms(const ColMatrix& V) const {
 
 void Penalty::prox_block(Eigen::Ref<ColMatrix> block, double tau) const {
   if (kind_ != PenaltyKind::nuclear) {  // Euclidean or Frobenius: shrink the whole block
-    const double size = block.norm();
-    if (size <= tau) {
-      block.setZero();
+    const double factor = shrink_factor(block.norm(), tau);
+    if (factor == 0.0) {
+      block.setZero();  // +0 entries, not the −0 a product would leave
     } else {
-      block *= 1.0 - tau / size;
+      block *= factor;
     }
     return;
   }

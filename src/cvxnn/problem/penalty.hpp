@@ -50,6 +50,10 @@ class Penalty {
   /// The dual norm of every block of V: V.cols() / block_size values.
   Vector dual_norms(const ColMatrix& V) const;
 
+  /// Group soft-thresholding's factor (1 − τ/‖v‖)₊: prox_block scales a Euclidean or Frobenius
+  /// block of norm ‖v‖ by it (NaN for a NaN norm, which then spreads instead of hiding).
+  static double shrink_factor(double norm, double tau) { return norm <= tau ? 0.0 : 1.0 - tau / norm; }
+
   /// V_b ← argmin_W ½‖W − V_b‖²_F + τ‖W‖ for every block, in place: group soft-thresholding for
   /// the Euclidean and Frobenius norms, singular-value soft-thresholding for the nuclear norm.
   void prox(ColMatrix& V, double tau) const;

@@ -8,6 +8,7 @@
 
 #include "cvxnn/core/error.hpp"
 #include "cvxnn/core/parallel.hpp"
+#include "cvxnn/problem/penalty.hpp"
 
 namespace cvxnn {
 
@@ -105,6 +106,11 @@ std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op, const
     metric.outputs_.push_back(std::move(o));
   }
   if (metric.outputs_.empty()) return std::nullopt;
+  std::vector<char> coarse(static_cast<std::size_t>(J), 0);
+  for (const Output& o : metric.outputs_)
+    for (Index j : o.columns) coarse[static_cast<std::size_t>(j)] = 1;
+  for (Index j = 0; j < J; ++j)
+    if (!coarse[static_cast<std::size_t>(j)]) metric.plain_groups_.push_back(j);
   return metric;
 }
 
@@ -157,15 +163,7 @@ void CoarseMetric::step(const ColMatrix& y, const ColMatrix& minus_gradient, dou
   const ColMatrix z = y + minus_gradient / a;
   x = z;
   const double tau = lambda / a;
-  // Groups of outputs without a coarse space take the plain step.
-  std::vector<char> coarse(static_cast<std::size_t>(groups_), 0);
-  for (const Output& o : outputs_)
-    for (Index j : o.columns) coarse[static_cast<std::size_t>(j)] = 1;
-  for (Index j = 0; j < groups_; ++j) {
-    if (coarse[static_cast<std::size_t>(j)]) continue;
-    const double norm = x.col(j).norm();
-    x.col(j) *= norm > tau ? 1.0 - tau / norm : 0.0;
-  }
+  for (Index j : plain_groups_) x.col(j) *= Penalty::shrink_factor(x.col(j).norm(), tau);
   for (const Output& o : outputs_) step_output(o, y, z, a, lambda, x);
 }
 
@@ -191,7 +189,7 @@ void CoarseMetric::step_output(const Output& o, const ColMatrix& y, const ColMat
     p = z_local;
     add_coarse(o, basis * eta, -1.0 / a, p);
     norms = p.colwise().norm().transpose();
-    for (Index i = 0; i < m; ++i) x_local.col(i) = p.col(i) * (norms(i) > tau ? 1.0 - tau / norms(i) : 0.0);
+    for (Index i = 0; i < m; ++i) x_local.col(i) = p.col(i) * Penalty::shrink_factor(norms(i), tau);
     const ColMatrix delta = x_local - y_local;
     // ⟨−∇f, δ⟩ = a ⟨z − y, δ⟩.
     double value = -a * ((z_local - y_local).array() * delta.array()).sum() + 0.5 * a * delta.squaredNorm() +

@@ -82,6 +82,7 @@ class CoarseMetric {
 
   Index d_ = 0, groups_ = 0;
   std::vector<Output> outputs_;
+  std::vector<Index> plain_groups_;  ///< groups of outputs without a coarse space: plain steps
 };
 
 }  // namespace cvxnn
