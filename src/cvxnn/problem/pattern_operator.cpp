@@ -30,6 +30,8 @@
 // fill (dispatch_vectors): the padding's products were zeros, so skipping them changes nothing.
 #include "cvxnn/problem/pattern_operator.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -151,6 +153,36 @@ PanelView view_of(const PanelSet& set, const Mask& mask, Index p) {
           set.slot_group.data() + p * set.width, set.slot_sign.data() + p * set.width};
 }
 
+// Mask bytes (0 / 1) as a vector of T. GCC 12 turns __builtin_convertvector from bytes to floating
+// point into one scalar conversion per lane (16 vcvtusi2ss for a float32 vector); the widening
+// move and one vector conversion do it in two instructions. That conversion, once per row and
+// panel, had cost the float32 forward pass as much as its products at d = 50 (n = 5000, 330
+// groups: 60 GFLOP/s on one thread with it, 105–135 with the mask taken as all ones).
+template <typename T>
+__attribute__((always_inline)) inline Vec<T> bytes_to_vector(const typename Simd<T>::Bytes& bytes) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return (Vec<T>)_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32((__m128i)bytes));
+  } else {
+    std::uint64_t word;
+    std::memcpy(&word, &bytes, sizeof word);
+    return (Vec<T>)_mm512_cvtepi32_pd(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(word))));
+  }
+#elif defined(__AVX2__)
+  if constexpr (sizeof(T) == sizeof(float)) {
+    std::uint64_t word;
+    std::memcpy(&word, &bytes, sizeof word);
+    return (Vec<T>)_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(word))));
+  } else {
+    std::uint32_t word;
+    std::memcpy(&word, &bytes, sizeof word);
+    return (Vec<T>)_mm256_cvtepi32_pd(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(static_cast<int>(word))));
+  }
+#else
+  return __builtin_convertvector(bytes, Vec<T>);
+#endif
+}
+
 // The mask values of row k for a panel's first VN·kLanes slots, as VN vectors of 0 / 1.
 template <typename T, int VN>
 __attribute__((always_inline)) inline void panel_mask(const PanelView& view, Index k, Vec<T> (&m)[kTileVectors]) {
@@ -158,13 +190,13 @@ __attribute__((always_inline)) inline void panel_mask(const PanelView& view, Ind
   constexpr int L = kLanes<T>;
   const std::uint8_t* row = view.mask + k * view.mask_stride + view.panel.first_pattern;
   if (view.panel.layout == PatternLayout::consecutive) {
-    for (int v = 0; v < VN; ++v) m[v] = __builtin_convertvector(load<Bytes>(row + v * L), Vec<T>);
+    for (int v = 0; v < VN; ++v) m[v] = bytes_to_vector<T>(load<Bytes>(row + v * L));
   } else if (view.panel.layout == PatternLayout::paired) {
     // Bytes 0 0 1 1 2 2 ...: each pattern's byte for its + and − group.
     Bytes pairs;
     for (int l = 0; l < L; ++l) pairs[l] = std::uint8_t(l / 2);
     for (int v = 0; v < VN; ++v)
-      m[v] = __builtin_convertvector(__builtin_shuffle(load<Bytes>(row + v * (L / 2)), pairs), Vec<T>);
+      m[v] = bytes_to_vector<T>(__builtin_shuffle(load<Bytes>(row + v * (L / 2)), pairs));
   } else {
     const std::uint8_t* full_row = view.mask + k * view.mask_stride;
     for (int v = 0; v < VN; ++v)
