@@ -35,7 +35,8 @@ struct SolverOptions {
   double tol = 1e-6;        ///< stop when the relative duality gap is at most this
   int max_iter = 10000;     ///< cap on (inner) iterations
   double time_limit = std::numeric_limits<double>::infinity();  ///< seconds
-  int check_every = 10;     ///< iterations between certificate checks (accelerated gradient)
+  int check_every = 10;     ///< iterations between certificate checks (accelerated gradient; the working
+                            ///< set's restricted solver: at least this many between radial refits)
   SolverCallback callback;  ///< progress and early stop
 
   /// Returns an empty string when valid, else what is wrong (liblinear's check_parameter).
