@@ -202,8 +202,8 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   // wall times on this host vary by ±30%), and the 50000-row problem took 32 inner iterations
   // instead of 31. A fixed 20 saved 17% at β = 1e-2 but took the 50000-row problem from 31 to 51
   // (its rounds end at their first refit). Never rarer than every 5 check_every: with few features
-  // and many patterns (d = 2, 800 patterns: ρ ≈ 200) the rule alone would leave the certificate to
-  // the gradient points' duals for hundreds of iterations.
+  // and many patterns (d = 2, 800 patterns: a refit costs ≈ 200 iterations) the rule alone would
+  // leave the certificate to the gradient points' duals for hundreds of iterations.
   const double blocks = double(m / penalty.block_size());
   const double refit_cost = m > 0 ? 2.5 + double(Y.cols()) * blocks * blocks / (2.0 * double(d) * double(m)) : 2.5;
   const int refit_every = static_cast<int>(std::clamp(std::ceil(3.0 * refit_cost), double(options.check_every),

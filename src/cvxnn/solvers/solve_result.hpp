@@ -36,7 +36,7 @@ struct SolverOptions {
   int max_iter = 10000;     ///< cap on (inner) iterations
   double time_limit = std::numeric_limits<double>::infinity();  ///< seconds
   int check_every = 10;     ///< iterations between certificate checks (accelerated gradient; the working
-                            ///< set's restricted solver: at least this many between radial refits)
+                            ///< set's restricted solver refits every 1 to 5 times this, by the refit's cost)
   SolverCallback callback;  ///< progress and early stop
 
   /// Returns an empty string when valid, else what is wrong (liblinear's check_parameter).
