@@ -157,7 +157,7 @@ PanelView view_of(const PanelSet& set, const Mask& mask, Index p) {
 // point into one scalar conversion per lane (16 vcvtusi2ss for a float32 vector); the widening
 // move and one vector conversion do it in two instructions. That conversion, once per row and
 // panel, had cost the float32 forward pass as much as its products at d = 50 (n = 5000, 330
-// groups: 60 GFLOP/s on one thread with it, 105–135 with the mask taken as all ones).
+// groups: 60 GFLOP/s on one thread with it, 103–110 with the mask taken as all ones).
 template <typename T>
 __attribute__((always_inline)) inline Vec<T> bytes_to_vector(const typename Simd<T>::Bytes& bytes) {
 #if defined(__AVX512F__)
