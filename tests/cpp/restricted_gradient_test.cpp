@@ -121,9 +121,48 @@ TEST(RestrictedGradient, ASecondSolveOverTheSameGroupsContinuesTheSequence) {
   first.max_iter = 30;
   second.max_iter = 70;
   const SolveResult a = solve_restricted_gradient(*p, all_groups(*p), first, nullptr, state);
+  const CoarseMetric* metric = state.metric.get();
+  ASSERT_NE(metric, nullptr);
   const SolveResult b = solve_restricted_gradient(*p, all_groups(*p), second, &a.V, state);
+  EXPECT_EQ(state.metric.get(), metric);  // kept, not rebuilt: same groups
   EXPECT_EQ(a.iterations + b.iterations, one.iterations);
   EXPECT_LE((b.V - one.V).norm(), 1e-10 * one.V.norm());
+}
+
+// The metric depends on the groups only: a solve over other groups builds its own, and one over
+// the same groups as the last keeps it, with the same steps as a metric built afresh.
+TEST(RestrictedGradient, TheMetricIsRebuiltOnlyForOtherGroups) {
+  const auto p = test::random_problem(Formulation::gated, 80, 3, 1, 30, 1e-2, 8);
+  SolverOptions options;
+  options.tol = 1e-14;
+  options.max_iter = 20;
+  std::vector<Index> half;
+  for (Index j = 0; j < p->num_groups(); j += 2) half.push_back(j);
+  RestrictedGradientState state;
+  solve_restricted_gradient(*p, all_groups(*p), options, nullptr, state);
+  const CoarseMetric* over_all = state.metric.get();
+  ASSERT_NE(over_all, nullptr);
+  const SolveResult reused_half = [&] {
+    solve_restricted_gradient(*p, half, options, nullptr, state);
+    EXPECT_NE(state.metric.get(), over_all);
+    EXPECT_EQ(state.metric_groups, half);
+    const CoarseMetric* over_half = state.metric.get();
+    state.groups.clear();  // no momentum carried: only the metric differs from a fresh state
+    const SolveResult again = solve_restricted_gradient(*p, half, options, nullptr, state);
+    EXPECT_EQ(state.metric.get(), over_half);
+    return again;
+  }();
+  const SolveResult built_half = [&] {
+    RestrictedGradientState warm_l;  // the same step estimate L as the reused run started from
+    solve_restricted_gradient(*p, all_groups(*p), options, nullptr, warm_l);
+    solve_restricted_gradient(*p, half, options, nullptr, warm_l);
+    warm_l.groups.clear();
+    warm_l.metric.reset();
+    warm_l.metric_built = false;
+    return solve_restricted_gradient(*p, half, options, nullptr, warm_l);
+  }();
+  EXPECT_EQ(reused_half.iterations, built_half.iterations);
+  EXPECT_EQ(reused_half.V, built_half.V);
 }
 
 // The working set drops patterns its iterate does not use; the next round keeps the momentum on

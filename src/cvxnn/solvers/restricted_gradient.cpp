@@ -113,8 +113,20 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   // Steps in the two-level metric of coarse_metric.hpp where every group is its own penalty block
   // (L is then the metric's scalar a): synthetic n = 5000, P = 512, ws to 1e-6: β = 5e-2 47
   // inner iterations instead of 156, β = 1e-2 168 instead of 781.
-  std::optional<CoarseMetric> metric;
-  if (state.coarse_metric && penalty.block_size() == 1) metric = CoarseMetric::build(op, op32.get());
+  // It depends on the groups alone (X and the mask are the problem's), so rounds over the same
+  // working set (the last two or three of a solve) keep the last one's.
+  if (state.coarse_metric && penalty.block_size() == 1) {
+    if (!state.metric_built || state.metric_groups != groups) {
+      std::optional<CoarseMetric> built = CoarseMetric::build(op, op32.get());
+      state.metric = built ? std::make_shared<const CoarseMetric>(std::move(*built)) : nullptr;
+      state.metric_groups = groups;
+      state.metric_built = true;
+    }
+  } else {
+    state.metric.reset();
+    state.metric_built = false;
+  }
+  const CoarseMetric* metric = state.metric.get();
 
   SolveResult result;
   ColMatrix x = warm ? *warm : ColMatrix::Zero(d, m);

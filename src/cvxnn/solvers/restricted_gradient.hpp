@@ -40,12 +40,15 @@
 // best dual bound so far, ≤ options.tol; options.max_iter counts iterations.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "cvxnn/problem/convex_problem.hpp"
 #include "cvxnn/solvers/solve_result.hpp"
 
 namespace cvxnn {
+
+class CoarseMetric;
 
 struct RestrictedGradientState {
   double lipschitz = 0.0;  ///< L of the scaled program (0: start from a lower bound)
@@ -60,6 +63,11 @@ struct RestrictedGradientState {
   /// Steps in the two-level metric of coarse_metric.hpp (L is then its scalar a) where every
   /// group is its own penalty block; false: plain steps 1/L (for comparisons).
   bool coarse_metric = true;
+  /// The last metric built (null: none applies) and the groups it was built for. A state serves
+  /// the solves of one problem: the metric depends on its X and mask.
+  std::shared_ptr<const CoarseMetric> metric;
+  std::vector<Index> metric_groups;
+  bool metric_built = false;
 };
 
 /// Solves over the groups `groups` (indices into problem.op().groups()) from `warm` (d×|groups|,
