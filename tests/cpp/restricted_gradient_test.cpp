@@ -123,6 +123,12 @@ TEST(RestrictedGradient, ASecondSolveOverTheSameGroupsContinuesTheSequence) {
   const SolveResult a = solve_restricted_gradient(*p, all_groups(*p), first, nullptr, state);
   const CoarseMetric* metric = state.metric.get();
   ASSERT_NE(metric, nullptr);
+  // The next round starts from the predictions kept in the state: those of its two points.
+  Matrix image;
+  p->op().forward(state.last, &image);
+  EXPECT_LE((state.last_image - image).norm(), 1e-12 * image.norm());
+  p->op().forward(state.previous, &image);
+  EXPECT_LE((state.previous_image - image).norm(), 1e-12 * image.norm());
   const SolveResult b = solve_restricted_gradient(*p, all_groups(*p), second, &a.V, state);
   EXPECT_EQ(state.metric.get(), metric);  // kept, not rebuilt: same groups
   EXPECT_EQ(a.iterations + b.iterations, one.iterations);

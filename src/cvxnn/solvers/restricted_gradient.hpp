@@ -60,6 +60,10 @@ struct RestrictedGradientState {
   std::vector<Index> groups;
   ColMatrix last, previous;
   double t = 1.0;
+  /// Their predictions Ŷ (n×c): last's in float64, previous's as the sequence had them (float32
+  /// passes in a float32 solve). A solve from `last` on the same groups, or on fewer groups that
+  /// `last` and `previous` did not use, or on more groups at zero, starts from them.
+  Matrix last_image, previous_image;
   /// Steps in the two-level metric of coarse_metric.hpp (L is then its scalar a) where every
   /// group is its own penalty block; false: plain steps 1/L (for comparisons).
   bool coarse_metric = true;
