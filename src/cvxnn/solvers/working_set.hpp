@@ -5,7 +5,8 @@
 // over P patterns. Optimal solutions use few patterns (at most n + 1 nonzero groups), so each
 // round solves the program restricted to a working set W of patterns with an inner solver,
 // warm-started from the previous round, and then makes ONE pass over all patterns with the inner
-// solution's residual Θ (and the inner solver's best dual direction):
+// solution's residual Θ (and one with the inner solver's best dual direction, when the inner
+// certificate is within twice the target: its full bound is at most its restricted one):
 //  - certificate: Θ scaled into the dual feasible set of the FULL program bounds its optimum, so the
 //    gap is the full program's gap, exactly as a full-pattern solver reports it;
 //  - working set: patterns whose dual constraint is violated the most (‖s_j XᵀD_{p_j}θ_{o_j}‖ > λ,
