@@ -167,8 +167,8 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   // of x and the previous iterate (two float32 passes per round: ten rounds per solve on the
   // synthetic problems).
   const Continuation continued = warm ? continuation(state, groups, x) : Continuation{};
-  const auto image_of = [&](const Matrix& image) { return image.rows() == Y.rows() && image.cols() == Y.cols(); };
-  if (continued.same_point && image_of(state.last_image)) {
+  const auto shaped_as_Y = [&](const Matrix& image) { return image.rows() == Y.rows() && image.cols() == Y.cols(); };
+  if (continued.same_point && shaped_as_Y(state.last_image)) {
     yhat_x = state.last_image;
   } else {
     forward(x, yhat_x);
@@ -177,7 +177,7 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   double t = 1.0;
   if (continued.previous) {
     x_prev = *continued.previous;
-    if (continued.same_point && continued.same_previous_image && image_of(state.previous_image)) {
+    if (continued.same_point && continued.same_previous_image && shaped_as_Y(state.previous_image)) {
       yhat_prev = state.previous_image;
     } else {
       forward(x_prev, yhat_prev);

@@ -13,7 +13,10 @@
 //    backtracking from a lower bound each time, and so is the momentum when the working set did
 //    not change or only lost groups (the next round continues the sequence on the groups it
 //    kept; a round with new groups starts a fresh sequence, which on the synthetic β = 5e-2
-//    problem took 156 iterations where carrying the momentum into the new groups took 200);
+//    problem took 156 iterations where carrying the momentum into the new groups took 200); the
+//    state also keeps the metric below (rebuilt only for other groups) and the predictions of
+//    the returned point and its predecessor, so that a round continuing the last one starts
+//    without a pass over the data;
 //  - where every group is its own penalty block, the steps are taken in the two-level metric of
 //    coarse_metric.hpp, M = a I + (the exact curvature, times 2, on the d + 1 directions per
 //    output along which the groups' images add up coherently), with L standing for a: the step

@@ -201,8 +201,11 @@ SolveResult solve_working_set(const ConvexProblem& problem, const SolverOptions&
     // restricted one (more constraints, the same primal), the inner certificate's dual. A round
     // that stopped short of the target (most rounds before the last) would pay a pass for a bound
     // that cannot end the solve (synthetic n = 5000, β = 1e-2: 5 of 11 passes; the same inner
-    // iterations). The factor 2 covers the float32 rounding of an inner certificate.
-    if (inner_direction.size() > 0 && inner_gap <= 2.0 * options.tol && !same_dual_direction(inner_direction, residual.theta)) {
+    // iterations). The factor 2 covers the float32 rounding of an inner certificate. A pass
+    // that ends the solve anyway (stall, iteration or time limit) takes it for the best bound.
+    const bool last_pass = inner_stalled || inner_iterations >= options.max_iter || elapsed() >= options.time_limit;
+    if (inner_direction.size() > 0 && (inner_gap <= 2.0 * options.tol || last_pass) &&
+        !same_dual_direction(inner_direction, residual.theta)) {
       DirectionBound other = evaluate_direction(problem, std::move(inner_direction), deadline);
       if (other.bound > best.bound) best = std::move(other);
     }
