@@ -75,23 +75,41 @@ std::optional<CoarseMetric> CoarseMetric::build(const PatternOperator& op, const
     const Index k = d + (o.own.cols() > 0 ? 1 : 0);
     std::vector<Index> patterns;
     for (Index j : o.columns) patterns.push_back(op.groups()[static_cast<std::size_t>(j)].pattern);
+    // Each row's count of the output's patterns that hold it, Σ_j (D_{p_j})_kk: an integer sum,
+    // over contiguous bytes when the patterns are one run of mask columns (a working set's compact
+    // mask, one output).
+    const bool one_run = std::adjacent_find(patterns.begin(), patterns.end(),
+                                            [](Index a, Index b) { return b != a + 1; }) == patterns.end();
+    const auto row_count = [&](const std::uint8_t* row) {
+      std::uint32_t count = 0;
+      if (one_run) {
+        const std::uint8_t* first = row + patterns.front();
+        const auto length = static_cast<Index>(patterns.size());
+#pragma omp simd reduction(+ : count)
+        for (Index i = 0; i < length; ++i) count += first[i];
+      } else {
+        for (Index p : patterns) count += row[p];
+      }
+      return double(count);
+    };
     constexpr Index kRows = 2048;
     const Index chunks = std::clamp<Index>(n / kRows, 1, 16);
     std::vector<ColMatrix> partial(static_cast<std::size_t>(chunks));
 #pragma omp parallel for schedule(static) num_threads(num_threads_for(double(n) * double(k) * double(k + m)))
     for (Index chunk = 0; chunk < chunks; ++chunk) {
+      // The images of a row block, one column per row: X's rows are contiguous, and written as
+      // rows of a column-major block they were strided stores (with the float count, 1.45 ms of a
+      // 3.25 ms build at n = 5000 and 330 groups; now 0.71 of 2.5).
       ColMatrix sum = ColMatrix::Zero(k, k), images;
       for (Index lo = n * chunk / chunks, last = n * (chunk + 1) / chunks; lo < last; lo += kRows) {
         const Index rows = std::min(kRows, last - lo);
-        images.resize(rows, k);
+        images.resize(k, rows);
         for (Index r = 0; r < rows; ++r) {
-          const std::uint8_t* row = mask.data() + (lo + r) * mask.cols();
-          double count = 0.0;
-          for (Index p : patterns) count += row[p];
-          images.row(r).head(d) = (count / std::sqrt(double(m))) * X.row(lo + r);
-          if (k > d) images(r, d) = own_images(lo + r, out);
+          const double count = row_count(mask.data() + (lo + r) * mask.cols());
+          images.col(r).head(d) = (count / std::sqrt(double(m))) * X.row(lo + r).transpose();
+          if (k > d) images(d, r) = own_images(lo + r, out);
         }
-        sum.selfadjointView<Eigen::Lower>().rankUpdate(images.transpose());
+        sum.selfadjointView<Eigen::Lower>().rankUpdate(images);
       }
       partial[static_cast<std::size_t>(chunk)] = std::move(sum);
     }
