@@ -166,7 +166,7 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   // A round that continues the last one starts from its predictions instead of a pass for each
   // of x and the previous iterate (two float32 passes per round: ten rounds per solve on the
   // synthetic problems).
-  const Continuation continued = warm ? continuation(state, groups, x) : Continuation{};
+  Continuation continued = warm ? continuation(state, groups, x) : Continuation{};
   const auto shaped_as_Y = [&](const Matrix& image) { return image.rows() == Y.rows() && image.cols() == Y.cols(); };
   if (continued.same_point && shaped_as_Y(state.last_image)) {
     yhat_x = state.last_image;
@@ -176,7 +176,7 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
   yhat_prev = yhat_x;
   double t = 1.0;
   if (continued.previous) {
-    x_prev = *continued.previous;
+    x_prev = std::move(*continued.previous);
     if (continued.same_point && continued.same_previous_image && shaped_as_Y(state.previous_image)) {
       yhat_prev = state.previous_image;
     } else {
