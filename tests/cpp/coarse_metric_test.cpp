@@ -7,6 +7,7 @@
 #include <Eigen/Eigenvalues>
 #include <vector>
 
+#include "cvxnn/core/parallel.hpp"
 #include "cvxnn/solvers/coarse_metric.hpp"
 #include "test_helpers.hpp"
 
@@ -100,6 +101,53 @@ TEST(CoarseMetric, CoarseCurvatureIsTheOperatorsOnItsSpace) {
   const double a = 4.0 * rest;
   const double lowest = (metric->dense(a) - H).selfadjointView<Eigen::Lower>().eigenvalues().minCoeff();
   EXPECT_GE(lowest, -1e-9 * top);
+}
+
+TEST(CoarseMetric, ChunkedStepSolvesItsProgramWithTheSameBitsForOneAndTwoThreads) {
+  // d m ≥ 2¹³: the step's per-group work runs over two chunks of groups. M (x − y) comes from the
+  // metric's inner product with unit blocks (the dense M would be 8320² here).
+  const auto p = gated_problem(400, 15, 520, 1, 41);
+  const PatternOperator& op = p->op();
+  const auto metric = CoarseMetric::build(op);
+  ASSERT_TRUE(metric.has_value());
+  const Index d = op.num_features(), J = op.num_groups();
+  ASSERT_GE(d * J, 8192);
+  const ColMatrix y = test::random_col_matrix(d, J, 7);
+  const ColMatrix minus_gradient = test::random_col_matrix(d, J, 8, 50.0);
+  const double a = 20.0, lambda = 300.0;
+  std::vector<ColMatrix> steps;
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    ColMatrix x;
+    metric->step(y, minus_gradient, a, lambda, x);
+    steps.push_back(std::move(x));
+  }
+  set_num_threads(0);
+  ASSERT_TRUE(steps[0] == steps[1]);
+  const ColMatrix& x = steps[0];
+  const ColMatrix delta = x - y;
+  ColMatrix M_delta(d, J);
+  ColMatrix unit = ColMatrix::Zero(d, J);
+  for (Index j = 0; j < J; ++j) {
+    for (Index t = 0; t < d; ++t) {
+      unit(t, j) = 1.0;
+      M_delta(t, j) = metric->inner(unit, delta, a);
+      unit(t, j) = 0.0;
+    }
+  }
+  int zero_blocks = 0;
+  for (Index j = 0; j < J; ++j) {
+    const Vector residual = -minus_gradient.col(j) + M_delta.col(j);
+    const double norm = x.col(j).norm();
+    if (norm > 0.0) {
+      EXPECT_LT((residual + lambda * x.col(j) / norm).norm(), 1e-7 * (lambda + residual.norm())) << "group " << j;
+    } else {
+      ++zero_blocks;
+      EXPECT_LE(residual.norm(), lambda * (1.0 + 1e-7)) << "group " << j;
+    }
+  }
+  EXPECT_GT(zero_blocks, 0);
+  EXPECT_LT(zero_blocks, J);
 }
 
 TEST(CoarseMetric, NothingToBuildWithOneGroupPerOutput) {
