@@ -1,7 +1,9 @@
 // The radial refit (solvers/radial_refit.hpp) against independent references: the nonnegative
 // rescaling program built from explicit per-block predictions (one forward pass of the operator
 // per block) and solved exactly by enumerating its supports; the optimum of the project's block
-// coordinate solver, which no rescaling can improve; the same bits for 1 and 2 threads.
+// coordinate solver, which no rescaling can improve; the same bits for 1 and 2 threads. Each runs
+// both ways the refit forms its Gram matrix: in float32, refined against the blocks' images kept
+// whole (the default budget holds these problems' images), and in float64 row block by row block.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -16,6 +18,19 @@ namespace cvxnn {
 namespace {
 
 double lambda_of(const ConvexProblem& p) { return double(p.Y().size()) * p.beta() / 2.0; }
+
+struct RefitPath {
+  const char* name;
+  std::size_t max_image_bytes;
+};
+const RefitPath kPaths[] = {{"kept images", RadialRefitWorkspace{}.max_image_bytes}, {"float64 Gram", 0}};
+
+std::optional<ColMatrix> refit_by(const RefitPath& path, const ConvexProblem& p, const ColMatrix& V,
+                                  const std::vector<char>* entering = nullptr, Matrix* predictions = nullptr) {
+  RadialRefitWorkspace workspace;
+  workspace.max_image_bytes = path.max_image_bytes;
+  return radial_refit(p.op(), p.penalty_norm(), V, p.Y(), lambda_of(p), entering, &workspace, predictions);
+}
 
 std::unique_ptr<ConvexProblem> problem_with(PenaltyKind penalty, Index outputs, double beta, std::uint64_t seed) {
   Matrix X = test::random_features(70, 3, true, seed);
@@ -82,15 +97,20 @@ ColMatrix rough_solution_rescaled(const ConvexProblem& p, double tol) {
 }
 
 TEST(RadialRefit, MatchesTheExactRescalingBuiltFromExplicitPredictions) {
+  for (const RefitPath& path : kPaths)
   for (const PenaltyKind penalty : {PenaltyKind::group, PenaltyKind::frobenius}) {
     for (const Index outputs : {Index{1}, Index{2}}) {
       const auto p = problem_with(penalty, outputs, 2e-2, 40 + outputs);
       // Every block rescaled from a rough solution: the exact rescaling is positive.
       const ColMatrix V = rough_solution_rescaled(*p, 1e-3);
       const Index k = p->penalty_norm().block_size();
-      const std::string what = to_string(penalty) + " c=" + std::to_string(outputs);
-      const std::optional<ColMatrix> refit = radial_refit(p->op(), p->penalty_norm(), V, p->Y(), lambda_of(*p));
+      const std::string what = std::string(path.name) + " " + to_string(penalty) + " c=" + std::to_string(outputs);
+      Matrix predictions;
+      const std::optional<ColMatrix> refit = refit_by(path, *p, V, nullptr, &predictions);
       ASSERT_TRUE(refit.has_value()) << what;
+      Matrix forward;
+      p->op().forward(*refit, &forward);
+      EXPECT_LE((predictions - forward).norm(), 1e-12 * forward.norm()) << what;
       const ColMatrix reference = exact_rescaling(*p, V);
       for (Index b = 0; b < V.cols() / k; ++b) {
         if (V.middleCols(b * k, k).squaredNorm() > 0.0) ASSERT_GT(reference.middleCols(b * k, k).squaredNorm(), 0.0) << what;
@@ -103,6 +123,7 @@ TEST(RadialRefit, MatchesTheExactRescalingBuiltFromExplicitPredictions) {
 }
 
 TEST(RadialRefit, BlocksItRescalesAreRadiallyStationaryAFlippedOneKeepsItsScale) {
+  for (const RefitPath& path : kPaths)
   for (const PenaltyKind penalty : {PenaltyKind::group, PenaltyKind::frobenius}) {
     for (const Index outputs : {Index{1}, Index{2}}) {
       const auto p = problem_with(penalty, outputs, 2e-2, 40 + outputs);
@@ -115,8 +136,8 @@ TEST(RadialRefit, BlocksItRescalesAreRadiallyStationaryAFlippedOneKeepsItsScale)
         if (V.middleCols(b * k, k).norm() > V.middleCols(largest * k, k).norm()) largest = b;
       }
       V.middleCols(largest * k, k) *= -1.0;
-      const std::string what = to_string(penalty) + " c=" + std::to_string(outputs);
-      const std::optional<ColMatrix> refit = radial_refit(p->op(), p->penalty_norm(), V, p->Y(), lambda_of(*p));
+      const std::string what = std::string(path.name) + " " + to_string(penalty) + " c=" + std::to_string(outputs);
+      const std::optional<ColMatrix> refit = refit_by(path, *p, V);
       ASSERT_TRUE(refit.has_value()) << what;
       EXPECT_LT(p->objective(*refit), p->objective(V)) << what;
       // d/dt of the objective at the refit along block b's own direction, from the program's
@@ -143,6 +164,8 @@ TEST(RadialRefit, BlocksItRescalesAreRadiallyStationaryAFlippedOneKeepsItsScale)
 }
 
 TEST(RadialRefit, EnteringBlocksTakeTheirBestScaleOrStayOut) {
+  for (const RefitPath& path : kPaths) {
+  SCOPED_TRACE(path.name);
   const auto p = problem_with(PenaltyKind::group, 1, 2e-2, 41);
   ColMatrix V = rough_solution_rescaled(*p, 1e-3);
   // Two blocks taken out of use and put back as directions: along the descent direction of the
@@ -157,8 +180,7 @@ TEST(RadialRefit, EnteringBlocksTakeTheirBestScaleOrStayOut) {
   V.col(unused[1]) = -descent.col(unused[1]);
   std::vector<char> entering(static_cast<std::size_t>(V.cols()), 0);
   entering[static_cast<std::size_t>(unused[0])] = entering[static_cast<std::size_t>(unused[1])] = 1;
-  const std::optional<ColMatrix> refit =
-      radial_refit(p->op(), p->penalty_norm(), V, p->Y(), lambda_of(*p), &entering);
+  const std::optional<ColMatrix> refit = refit_by(path, *p, V, &entering);
   ASSERT_TRUE(refit.has_value());
   EXPECT_EQ(refit->col(unused[1]).squaredNorm(), 0.0);
   // With the second one out, the rest is the exact rescaling of the others.
@@ -167,9 +189,12 @@ TEST(RadialRefit, EnteringBlocksTakeTheirBestScaleOrStayOut) {
   const ColMatrix reference = exact_rescaling(*p, without);
   EXPECT_GT(reference.col(unused[0]).norm(), 0.0);
   EXPECT_LE((*refit - reference).norm(), 1e-7 * reference.norm());
+  }
 }
 
 TEST(RadialRefit, UndoesARescalingOfTheOptimum) {
+  for (const RefitPath& path : kPaths) {
+  SCOPED_TRACE(path.name);
   const auto p = problem_with(PenaltyKind::group, 1, 1e-2, 5);
   SolverOptions options;
   options.tol = 1e-13;
@@ -178,10 +203,11 @@ TEST(RadialRefit, UndoesARescalingOfTheOptimum) {
   ASSERT_EQ(optimum.status, SolveStatus::converged);
   ColMatrix scaled = optimum.V;
   for (Index j = 0; j < scaled.cols(); ++j) scaled.col(j) *= 0.5 + 0.2 * double(j % 5);  // factors 0.5 … 1.3
-  const std::optional<ColMatrix> refit = radial_refit(p->op(), p->penalty_norm(), scaled, p->Y(), lambda_of(*p));
+  const std::optional<ColMatrix> refit = refit_by(path, *p, scaled);
   ASSERT_TRUE(refit.has_value());
   EXPECT_LE((*refit - optimum.V).norm(), 1e-5 * optimum.V.norm());
   EXPECT_LE(test::rel_diff(p->objective(*refit), optimum.certificate.primal), 1e-10);
+  }
 }
 
 TEST(RadialRefit, SameBitsForOneAndTwoThreads) {
@@ -191,13 +217,35 @@ TEST(RadialRefit, SameBitsForOneAndTwoThreads) {
   PatternSet set = test::random_pattern_set(X, 20, 5);
   const ConvexProblem p(std::move(X), std::move(Y), std::move(set), Formulation::gated, 1e-3);
   const ColMatrix V = test::random_col_matrix(p.num_features(), p.num_groups(), 6, 0.2);
-  std::vector<ColMatrix> results;
-  for (const int threads : {1, 2}) {
-    set_num_threads(threads);
-    results.push_back(*radial_refit(p.op(), p.penalty_norm(), V, p.Y(), lambda_of(p)));
+  for (const RefitPath& path : kPaths) {
+    std::vector<ColMatrix> results;
+    std::vector<Matrix> predictions(2);
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      results.push_back(*refit_by(path, p, V, nullptr, &predictions[static_cast<std::size_t>(threads - 1)]));
+    }
+    set_num_threads(0);
+    EXPECT_TRUE(results[0] == results[1]) << path.name;
+    EXPECT_TRUE(predictions[0] == predictions[1]) << path.name;
   }
-  set_num_threads(0);
-  EXPECT_TRUE(results[0] == results[1]);
+}
+
+TEST(RadialRefit, AWorkspaceKeptAcrossRefitsOfOtherSizesGivesWhatAFreshOneGives) {
+  const auto p = problem_with(PenaltyKind::group, 1, 2e-2, 40);
+  const ColMatrix V = rough_solution_rescaled(*p, 1e-3);
+  RadialRefitWorkspace kept;
+  // More blocks, fewer, then more again: the buffer grows and is reused.
+  for (const Index in_use : {Index{3}, Index{6}, Index{2}, Index{5}}) {
+    ColMatrix some = V;
+    for (Index j = in_use; j < V.cols(); ++j) some.col(j).setZero();
+    Matrix kept_predictions, fresh_predictions;
+    const std::optional<ColMatrix> with_kept =
+        radial_refit(p->op(), p->penalty_norm(), some, p->Y(), lambda_of(*p), nullptr, &kept, &kept_predictions);
+    const std::optional<ColMatrix> fresh = refit_by(kPaths[0], *p, some, nullptr, &fresh_predictions);
+    ASSERT_TRUE(with_kept.has_value() && fresh.has_value());
+    EXPECT_TRUE(*with_kept == *fresh) << in_use;
+    EXPECT_TRUE(kept_predictions == fresh_predictions) << in_use;
+  }
 }
 
 TEST(RadialRefit, NothingToRefitAndMismatchedInput) {

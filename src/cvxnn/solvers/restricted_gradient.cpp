@@ -284,9 +284,9 @@ SolveResult solve_restricted_gradient(const ConvexProblem& problem, const std::v
           entering[static_cast<std::size_t>(b)] = 1;
         }
       }
-      if (std::optional<ColMatrix> rescaled = radial_refit(op, penalty, directions, Y, lambda, &entering)) {
+      if (std::optional<ColMatrix> rescaled =
+              radial_refit(op, penalty, directions, Y, lambda, &entering, &state.refit_workspace, &refit.yhat)) {
         refit.V = std::move(*rescaled);
-        op.forward(refit.V, &refit.yhat);
         const Matrix R = Y - refit.yhat;
         ColMatrix correlations;
         adjoint(R, correlations);

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "cvxnn/problem/convex_problem.hpp"
+#include "cvxnn/solvers/radial_refit.hpp"
 #include "cvxnn/solvers/solve_result.hpp"
 
 namespace cvxnn {
@@ -75,6 +76,8 @@ struct RestrictedGradientState {
   std::shared_ptr<const CoarseMetric> metric;
   std::vector<Index> metric_groups;
   bool metric_built = false;
+  /// The radial refits' buffers (their blocks' images), kept across refits and solves.
+  RadialRefitWorkspace refit_workspace;
 };
 
 /// Solves over the groups `groups` (indices into problem.op().groups()) from `warm` (d×|groups|,
