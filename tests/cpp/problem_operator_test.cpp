@@ -477,6 +477,25 @@ TEST(PatternOperatorKernels, Float32MatchesFloat64AndIsDeterministic) {
     };
     const auto [y1, c1, r1, g1] = run(1);
     const auto [y2, c2, r2, g2] = run(2);
+    // The images alone and the plain adjoint (no cone values or weights) take their own paths.
+    Matrix y_alone, y_ref;
+    ColMatrix g_plain, g_ref;
+    op32.forward(V32, &y_alone);
+    op32.adjoint(R, g_plain);
+    op.forward(V, &y_ref);
+    op.adjoint(R, g_ref);
+    EXPECT_LE(max_abs(y_alone - y_ref), 1e-5 * std::max(1.0, max_abs(y_ref)));
+    EXPECT_LE(max_abs(g_plain - g_ref), 1e-5 * std::max(1.0, max_abs(g_ref)));
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      Matrix y_again;
+      ColMatrix g_again;
+      op32.forward(V32, &y_again);
+      op32.adjoint(R, g_again);
+      set_num_threads(0);
+      EXPECT_TRUE(y_again == y_alone) << threads << " threads";
+      EXPECT_TRUE(g_again == g_plain) << threads << " threads";
+    }
     EXPECT_LE(max_abs(y1 - yhat), 1e-5 * std::max(1.0, max_abs(yhat)));
     EXPECT_LE(max_abs(r1 - relu), 1e-5 * std::max(1.0, max_abs(relu)));
     EXPECT_LE(max_abs(Matrix(c1.cast<double>()) - cone), 1e-5 * std::max(1.0, max_abs(cone)));

@@ -202,6 +202,69 @@ __attribute__((always_inline)) inline void panel_mask(const PanelView& view, Ind
   }
 }
 
+// Whether masked_signed_sum serves a panel: float32 AVX-512 (with byte masks, BW) over a panel
+// whose slots are consecutive mask columns.
+template <typename T>
+inline bool mask_bits_apply(const PanelView& view) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+  return sizeof(T) == sizeof(float) && view.panel.layout == PatternLayout::consecutive;
+#else
+  (void)view;
+  return false;
+#endif
+}
+
+// Σ_v acc[v] ∘ sign[v] ∘ mask of row k (float32, a panel mask_bits_apply serves): the mask bytes
+// as bit masks of a zeroing multiply instead of vectors of 0 / 1 (a widening, a conversion and a
+// product per vector fewer).
+template <typename T, int VN>
+__attribute__((always_inline)) inline Vec<T> masked_signed_sum(const PanelView& view, Index k, const Vec<T> (&acc)[VN],
+                                                               const Vec<T> (&sign)[kTileVectors]) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+  if constexpr (sizeof(T) == sizeof(float)) {
+    const std::uint8_t* row = view.mask + k * view.mask_stride + view.panel.first_pattern;
+    __m512 sum = _mm512_setzero_ps();
+    for (int v = 0; v < VN; ++v) {
+      __m128i bytes;
+      std::memcpy(&bytes, row + v * kLanes<T>, sizeof bytes);
+      const __mmask16 on = _mm_test_epi8_mask(bytes, bytes);
+      sum = _mm512_add_ps(sum, _mm512_maskz_mul_ps(on, (__m512)acc[v], (__m512)sign[v]));
+    }
+    return (Vec<T>)sum;
+  }
+#endif
+  (void)view;
+  (void)k;
+  (void)acc;
+  (void)sign;
+  return Vec<T>{};
+}
+
+// row[v L .. (v + 1) L) = sign[v] ∘ mask of row k × residual for the panel's VN vectors (a panel
+// mask_bits_apply serves), the adjoint's masked residual with the mask bytes as bit masks.
+template <typename T, int VN>
+__attribute__((always_inline)) inline void masked_signed_row(const PanelView& view, Index k, T residual,
+                                                             const Vec<T> (&sign)[kTileVectors], T* row) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+  if constexpr (sizeof(T) == sizeof(float)) {
+    const std::uint8_t* bytes_row = view.mask + k * view.mask_stride + view.panel.first_pattern;
+    const __m512 scale = _mm512_set1_ps(residual);
+    for (int v = 0; v < VN; ++v) {
+      __m128i bytes;
+      std::memcpy(&bytes, bytes_row + v * kLanes<T>, sizeof bytes);
+      const __mmask16 on = _mm_test_epi8_mask(bytes, bytes);
+      _mm512_storeu_ps(row + v * kLanes<T>, _mm512_maskz_mul_ps(on, (__m512)sign[v], scale));
+    }
+    return;
+  }
+#endif
+  (void)view;
+  (void)k;
+  (void)residual;
+  (void)sign;
+  (void)row;
+}
+
 template <typename T>
 struct ForwardOutputs {
   double* yhat_partial;  // kRowBlock × c × kLanes<T>, or null
@@ -234,10 +297,25 @@ void forward_tile(const T* x, Index d, const T* panel_v, const PanelView& view, 
   load_signs<T>(view.slot_sign, sign);
   for (int i = 0; i < M; ++i) {
     Vec<T> m[kTileVectors];
-    panel_mask<T, VN>(view, k0 + r0 + i, m);
+    const bool need_mask = out.cone || !(sizeof(T) == sizeof(float) && mask_bits_apply<T>(view));
+    if (need_mask) panel_mask<T, VN>(view, k0 + r0 + i, m);
     if (out.yhat_partial) {
       double* partial = out.yhat_partial + ((r0 + i) * out.outputs + panel.output) * L;
-      for (int v = 0; v < VN; ++v) add_wide<T>(partial, acc[i][v] * (m[v] * sign[v]));
+      if constexpr (sizeof(T) == sizeof(float)) {
+        // The panel's VN vectors summed in float32 first, widened once: the widening adds (two
+        // conversions, two loads, adds and stores per vector) had made this epilogue a third of
+        // the float32 forward pass at d = 50. Its rounding is that of the products.
+        Vec<T> sum;
+        if (need_mask) {
+          sum = acc[i][0] * (m[0] * sign[0]);
+          for (int v = 1; v < VN; ++v) sum += acc[i][v] * (m[v] * sign[v]);
+        } else {
+          sum = masked_signed_sum<T, VN>(view, k0 + r0 + i, acc[i], sign);
+        }
+        add_wide<T>(partial, sum);
+      } else {
+        for (int v = 0; v < VN; ++v) add_wide<T>(partial, acc[i][v] * (m[v] * sign[v]));
+      }
     }
     if (out.relu_partial) {
       double* partial = out.relu_partial + ((r0 + i) * out.outputs + panel.output) * L;
@@ -490,6 +568,11 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
             Vec<T> sign[kTileVectors];
             load_signs<T>(view.slot_sign, sign);
             // S = the masked residual block (and masked cone weights) for this panel.
+            if (!cone_weights && mask_bits_apply<T>(view)) {
+              for (Index r = 0; r < rows; ++r) {
+                masked_signed_row<T, VN>(view, k0 + r, T(R(k0 + r, panel.output)), sign, S.data() + r * W);
+              }
+            } else
             for (Index r = 0; r < rows; ++r) {
               const Index k = k0 + r;
               Vec<T> m[kTileVectors];
