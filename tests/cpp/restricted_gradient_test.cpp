@@ -214,6 +214,45 @@ TEST(RestrictedGradient, ASolveOverFewerGroupsContinuesTheSequenceOnThoseKept) {
   EXPECT_GT(std::sqrt(difference), 1e-6 * one.V.norm());
 }
 
+// A round that adds a few groups (at most a tenth) at zero keeps the momentum: the same as a
+// solve whose last round had had those groups all along, at zero (the continuation tested above),
+// and not a restart.
+TEST(RestrictedGradient, ASolveAddingAFewGroupsAtZeroContinuesTheSequence) {
+  const auto p = test::random_problem(Formulation::gated, 80, 3, 1, 30, 2e-2, 8);
+  SolverOptions first, second;
+  first.tol = second.tol = 1e-14;  // out of reach: every run stops on the iteration cap
+  first.max_iter = 30;
+  second.max_iter = 70;
+  const std::vector<Index> all = all_groups(*p);
+  const std::vector<Index> fewer(all.begin() + 3, all.end());  // the second solve adds three groups
+  ASSERT_LE(3.0, 0.1 * double(all.size()));
+  RestrictedGradientState state;
+  const SolveResult a = solve_restricted_gradient(*p, fewer, first, nullptr, state);
+  const auto padded = [&](const ColMatrix& V) {
+    ColMatrix out = ColMatrix::Zero(V.rows(), static_cast<Index>(all.size()));
+    out.rightCols(V.cols()) = V;
+    return out;
+  };
+  const ColMatrix warm = padded(a.V);
+  // The same state as if the first solve had had the three groups at zero.
+  RestrictedGradientState had_them = state;
+  had_them.groups = all;
+  had_them.last = padded(state.last);
+  had_them.previous = padded(state.previous);
+  had_them.metric.reset();
+  had_them.metric_built = false;
+  RestrictedGradientState restarted_state = state;
+  restarted_state.groups.clear();
+
+  const SolveResult added = solve_restricted_gradient(*p, all, second, &warm, state);
+  const SolveResult reference = solve_restricted_gradient(*p, all, second, &warm, had_them);
+  EXPECT_EQ(added.iterations, reference.iterations);
+  EXPECT_LE((added.V - reference.V).norm(), 1e-12 * reference.V.norm());
+  EXPECT_GT(reference.V.leftCols(3).norm(), 0.0);  // the new groups took part
+  const SolveResult restarted = solve_restricted_gradient(*p, all, second, &warm, restarted_state);
+  EXPECT_GT((restarted.V - reference.V).norm(), 1e-6 * reference.V.norm());
+}
+
 TEST(RestrictedGradient, SinglePrecisionPassesStillCertifyLooseTolerances) {
   const auto p = test::random_problem(Formulation::gated, 200, 5, 1, 50, 1e-2, 9);
   SolverOptions options;

@@ -60,7 +60,8 @@ struct RestrictedGradientState {
   /// radial refit when that ended the solve), previous iterate and momentum parameter. A solve
   /// over the same groups, or some of them, warm-started at `last` (on those groups) continues the
   /// same FISTA sequence instead of restarting it (rounds whose working set did not change or
-  /// dropped patterns it did not use).
+  /// dropped patterns it did not use); so does one from `last` that adds at most a tenth of its
+  /// groups, at zero.
   std::vector<Index> groups;
   ColMatrix last, previous;
   double t = 1.0;
