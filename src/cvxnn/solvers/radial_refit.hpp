@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -43,8 +44,21 @@ namespace cvxnn {
 /// block and the Gram matrix summed in float64, as without it. The buffer only grows, so that
 /// later refits do not fault its pages in again.
 struct RadialRefitWorkspace {
+  RadialRefitWorkspace() = default;
+  /// A copy keeps the budget, not the buffer: scratch space, not state.
+  RadialRefitWorkspace(const RadialRefitWorkspace& other) : max_image_bytes(other.max_image_bytes) {}
+  RadialRefitWorkspace& operator=(const RadialRefitWorkspace& other) {
+    max_image_bytes = other.max_image_bytes;
+    images.reset();
+    capacity = 0;
+    return *this;
+  }
+  RadialRefitWorkspace(RadialRefitWorkspace&&) = default;
+  RadialRefitWorkspace& operator=(RadialRefitWorkspace&&) = default;
+
   std::size_t max_image_bytes = std::size_t{64} << 20;
-  std::vector<double> images;
+  std::unique_ptr<double[]> images;  ///< `capacity` values, uninitialised
+  std::size_t capacity = 0;
 };
 
 /// V rescaled block by block (blocks of `penalty`, columns of `op`'s groups) by the s above (blocks
