@@ -297,7 +297,7 @@ void forward_tile(const T* x, Index d, const T* panel_v, const PanelView& view, 
   load_signs<T>(view.slot_sign, sign);
   for (int i = 0; i < M; ++i) {
     Vec<T> m[kTileVectors];
-    const bool need_mask = out.cone || !(sizeof(T) == sizeof(float) && mask_bits_apply<T>(view));
+    const bool need_mask = out.cone || !mask_bits_apply<T>(view);
     if (need_mask) panel_mask<T, VN>(view, k0 + r0 + i, m);
     if (out.yhat_partial) {
       double* partial = out.yhat_partial + ((r0 + i) * out.outputs + panel.output) * L;
@@ -572,35 +572,36 @@ void adjoint_kernel(const Problem<T>& pb, const Matrix& R, ColMatrix& G, const R
               for (Index r = 0; r < rows; ++r) {
                 masked_signed_row<T, VN>(view, k0 + r, T(R(k0 + r, panel.output)), sign, S.data() + r * W);
               }
-            } else
-            for (Index r = 0; r < rows; ++r) {
-              const Index k = k0 + r;
-              Vec<T> m[kTileVectors];
-              panel_mask<T, VN>(view, k, m);
-              const T residual = T(R(k, panel.output));
-              T* s_row = S.data() + r * W;
-              const T* q_row = cone_weights ? cone_weights->data() + k * J : nullptr;
-              // The cone weights are a stream of n×J values read W at a time with a stride of J:
-              // fetch a few rows ahead, which the hardware prefetcher does not.
-              if (q_row && k + kPrefetchRows < n) {
-                const T* ahead = q_row + kPrefetchRows * J + view.slot_group[0];
-                for (Index b = 0; b < W; b += 64 / Index{sizeof(T)}) __builtin_prefetch(ahead + b);
-              }
-              for (int v = 0; v < VN; ++v) {
-                Vec<T> s = (sign[v] * m[v]) * residual;
-                if (q_row) {
-                  Vec<T> w;
-                  if (panel.groups_consecutive) {
-                    w = load<Vec<T>>(q_row + view.slot_group[0] + v * L);
-                  } else {
-                    for (int l = 0; l < L; ++l) {
-                      const Index g = view.slot_group[v * L + l];
-                      w[l] = g >= 0 ? q_row[g] : T(0);
-                    }
-                  }
-                  s += (m[v] + m[v] - T(1)) * w;
+            } else {
+              for (Index r = 0; r < rows; ++r) {
+                const Index k = k0 + r;
+                Vec<T> m[kTileVectors];
+                panel_mask<T, VN>(view, k, m);
+                const T residual = T(R(k, panel.output));
+                T* s_row = S.data() + r * W;
+                const T* q_row = cone_weights ? cone_weights->data() + k * J : nullptr;
+                // The cone weights are a stream of n×J values read W at a time with a stride of J:
+                // fetch a few rows ahead, which the hardware prefetcher does not.
+                if (q_row && k + kPrefetchRows < n) {
+                  const T* ahead = q_row + kPrefetchRows * J + view.slot_group[0];
+                  for (Index b = 0; b < W; b += 64 / Index{sizeof(T)}) __builtin_prefetch(ahead + b);
                 }
-                store(s_row + v * L, s);
+                for (int v = 0; v < VN; ++v) {
+                  Vec<T> s = (sign[v] * m[v]) * residual;
+                  if (q_row) {
+                    Vec<T> w;
+                    if (panel.groups_consecutive) {
+                      w = load<Vec<T>>(q_row + view.slot_group[0] + v * L);
+                    } else {
+                      for (int l = 0; l < L; ++l) {
+                        const Index g = view.slot_group[v * L + l];
+                        w[l] = g >= 0 ? q_row[g] : T(0);
+                      }
+                    }
+                    s += (m[v] + m[v] - T(1)) * w;
+                  }
+                  store(s_row + v * L, s);
+                }
               }
             }
             // G_panel += X_blockᵀ S, kTileRows features at a time.
