@@ -165,48 +165,48 @@ TEST(RadialRefit, BlocksItRescalesAreRadiallyStationaryAFlippedOneKeepsItsScale)
 
 TEST(RadialRefit, EnteringBlocksTakeTheirBestScaleOrStayOut) {
   for (const RefitPath& path : kPaths) {
-  SCOPED_TRACE(path.name);
-  const auto p = problem_with(PenaltyKind::group, 1, 2e-2, 41);
-  ColMatrix V = rough_solution_rescaled(*p, 1e-3);
-  // Two blocks taken out of use and put back as directions: along the descent direction of the
-  // gradient (it lowers the objective: a positive scale) and against it (a negative one: it
-  // must stay out).
-  const std::vector<Index> unused = {0, 1};
-  ASSERT_GT(V.col(0).squaredNorm() * V.col(1).squaredNorm(), 0.0);
-  V.col(unused[0]).setZero();
-  V.col(unused[1]).setZero();
-  const ColMatrix descent = -p->loss_gradient_wrt_weights(V);
-  V.col(unused[0]) = descent.col(unused[0]);
-  V.col(unused[1]) = -descent.col(unused[1]);
-  std::vector<char> entering(static_cast<std::size_t>(V.cols()), 0);
-  entering[static_cast<std::size_t>(unused[0])] = entering[static_cast<std::size_t>(unused[1])] = 1;
-  const std::optional<ColMatrix> refit = refit_by(path, *p, V, &entering);
-  ASSERT_TRUE(refit.has_value());
-  EXPECT_EQ(refit->col(unused[1]).squaredNorm(), 0.0);
-  // With the second one out, the rest is the exact rescaling of the others.
-  ColMatrix without = V;
-  without.col(unused[1]).setZero();
-  const ColMatrix reference = exact_rescaling(*p, without);
-  EXPECT_GT(reference.col(unused[0]).norm(), 0.0);
-  EXPECT_LE((*refit - reference).norm(), 1e-7 * reference.norm());
+    SCOPED_TRACE(path.name);
+    const auto p = problem_with(PenaltyKind::group, 1, 2e-2, 41);
+    ColMatrix V = rough_solution_rescaled(*p, 1e-3);
+    // Two blocks taken out of use and put back as directions: along the descent direction of the
+    // gradient (it lowers the objective: a positive scale) and against it (a negative one: it
+    // must stay out).
+    const std::vector<Index> unused = {0, 1};
+    ASSERT_GT(V.col(0).squaredNorm() * V.col(1).squaredNorm(), 0.0);
+    V.col(unused[0]).setZero();
+    V.col(unused[1]).setZero();
+    const ColMatrix descent = -p->loss_gradient_wrt_weights(V);
+    V.col(unused[0]) = descent.col(unused[0]);
+    V.col(unused[1]) = -descent.col(unused[1]);
+    std::vector<char> entering(static_cast<std::size_t>(V.cols()), 0);
+    entering[static_cast<std::size_t>(unused[0])] = entering[static_cast<std::size_t>(unused[1])] = 1;
+    const std::optional<ColMatrix> refit = refit_by(path, *p, V, &entering);
+    ASSERT_TRUE(refit.has_value());
+    EXPECT_EQ(refit->col(unused[1]).squaredNorm(), 0.0);
+    // With the second one out, the rest is the exact rescaling of the others.
+    ColMatrix without = V;
+    without.col(unused[1]).setZero();
+    const ColMatrix reference = exact_rescaling(*p, without);
+    EXPECT_GT(reference.col(unused[0]).norm(), 0.0);
+    EXPECT_LE((*refit - reference).norm(), 1e-7 * reference.norm());
   }
 }
 
 TEST(RadialRefit, UndoesARescalingOfTheOptimum) {
   for (const RefitPath& path : kPaths) {
-  SCOPED_TRACE(path.name);
-  const auto p = problem_with(PenaltyKind::group, 1, 1e-2, 5);
-  SolverOptions options;
-  options.tol = 1e-13;
-  options.max_iter = 100000;
-  const SolveResult optimum = solve_block_coordinate(*p, options);
-  ASSERT_EQ(optimum.status, SolveStatus::converged);
-  ColMatrix scaled = optimum.V;
-  for (Index j = 0; j < scaled.cols(); ++j) scaled.col(j) *= 0.5 + 0.2 * double(j % 5);  // factors 0.5 … 1.3
-  const std::optional<ColMatrix> refit = refit_by(path, *p, scaled);
-  ASSERT_TRUE(refit.has_value());
-  EXPECT_LE((*refit - optimum.V).norm(), 1e-5 * optimum.V.norm());
-  EXPECT_LE(test::rel_diff(p->objective(*refit), optimum.certificate.primal), 1e-10);
+    SCOPED_TRACE(path.name);
+    const auto p = problem_with(PenaltyKind::group, 1, 1e-2, 5);
+    SolverOptions options;
+    options.tol = 1e-13;
+    options.max_iter = 100000;
+    const SolveResult optimum = solve_block_coordinate(*p, options);
+    ASSERT_EQ(optimum.status, SolveStatus::converged);
+    ColMatrix scaled = optimum.V;
+    for (Index j = 0; j < scaled.cols(); ++j) scaled.col(j) *= 0.5 + 0.2 * double(j % 5);  // factors 0.5 … 1.3
+    const std::optional<ColMatrix> refit = refit_by(path, *p, scaled);
+    ASSERT_TRUE(refit.has_value());
+    EXPECT_LE((*refit - optimum.V).norm(), 1e-5 * optimum.V.norm());
+    EXPECT_LE(test::rel_diff(p->objective(*refit), optimum.certificate.primal), 1e-10);
   }
 }
 

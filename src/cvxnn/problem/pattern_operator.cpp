@@ -214,21 +214,26 @@ inline bool mask_bits_apply(const PanelView& view) {
 #endif
 }
 
-// Σ_v acc[v] ∘ sign[v] ∘ mask of row k (float32, a panel mask_bits_apply serves): the mask bytes
-// as bit masks of a zeroing multiply instead of vectors of 0 / 1 (a widening, a conversion and a
-// product per vector fewer).
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+// The mask bytes of row k for a consecutive float32 panel's vector v, as the bit mask of a zeroing
+// product (one test instead of a widening, a conversion and a product).
+__attribute__((always_inline)) inline __mmask16 panel_mask_bits(const PanelView& view, Index k, int v) {
+  __m128i bytes;
+  std::memcpy(&bytes, view.mask + k * view.mask_stride + view.panel.first_pattern + v * kLanes<float>, sizeof bytes);
+  return _mm_test_epi8_mask(bytes, bytes);
+}
+#endif
+
+// Σ_v acc[v] ∘ sign[v] ∘ mask of row k (float32, a panel mask_bits_apply serves), with the mask
+// bytes as bit masks.
 template <typename T, int VN>
 __attribute__((always_inline)) inline Vec<T> masked_signed_sum(const PanelView& view, Index k, const Vec<T> (&acc)[VN],
                                                                const Vec<T> (&sign)[kTileVectors]) {
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
   if constexpr (sizeof(T) == sizeof(float)) {
-    const std::uint8_t* row = view.mask + k * view.mask_stride + view.panel.first_pattern;
     __m512 sum = _mm512_setzero_ps();
     for (int v = 0; v < VN; ++v) {
-      __m128i bytes;
-      std::memcpy(&bytes, row + v * kLanes<T>, sizeof bytes);
-      const __mmask16 on = _mm_test_epi8_mask(bytes, bytes);
-      sum = _mm512_add_ps(sum, _mm512_maskz_mul_ps(on, (__m512)acc[v], (__m512)sign[v]));
+      sum = _mm512_add_ps(sum, _mm512_maskz_mul_ps(panel_mask_bits(view, k, v), (__m512)acc[v], (__m512)sign[v]));
     }
     return (Vec<T>)sum;
   }
@@ -247,13 +252,9 @@ __attribute__((always_inline)) inline void masked_signed_row(const PanelView& vi
                                                              const Vec<T> (&sign)[kTileVectors], T* row) {
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
   if constexpr (sizeof(T) == sizeof(float)) {
-    const std::uint8_t* bytes_row = view.mask + k * view.mask_stride + view.panel.first_pattern;
     const __m512 scale = _mm512_set1_ps(residual);
     for (int v = 0; v < VN; ++v) {
-      __m128i bytes;
-      std::memcpy(&bytes, bytes_row + v * kLanes<T>, sizeof bytes);
-      const __mmask16 on = _mm_test_epi8_mask(bytes, bytes);
-      _mm512_storeu_ps(row + v * kLanes<T>, _mm512_maskz_mul_ps(on, (__m512)sign[v], scale));
+      _mm512_storeu_ps(row + v * kLanes<T>, _mm512_maskz_mul_ps(panel_mask_bits(view, k, v), (__m512)sign[v], scale));
     }
     return;
   }
@@ -295,9 +296,9 @@ void forward_tile(const T* x, Index d, const T* panel_v, const PanelView& view, 
   const Panel& panel = view.panel;
   Vec<T> sign[kTileVectors];
   load_signs<T>(view.slot_sign, sign);
+  const bool need_mask = out.cone || !mask_bits_apply<T>(view);  // the mask as vectors of 0 / 1
   for (int i = 0; i < M; ++i) {
     Vec<T> m[kTileVectors];
-    const bool need_mask = out.cone || !mask_bits_apply<T>(view);
     if (need_mask) panel_mask<T, VN>(view, k0 + r0 + i, m);
     if (out.yhat_partial) {
       double* partial = out.yhat_partial + ((r0 + i) * out.outputs + panel.output) * L;

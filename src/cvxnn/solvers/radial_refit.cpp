@@ -55,7 +55,8 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
   RadialRefitWorkspace own_workspace;
   RadialRefitWorkspace& buffers = workspace ? *workspace : own_workspace;
   const Index image_columns = n * c;
-  const bool keep_images = double(image_columns) * double(m) * double(sizeof(double)) <= double(buffers.max_image_bytes);
+  const bool keep_images =
+      double(image_columns) * double(m) * double(sizeof(double)) <= double(buffers.max_image_bytes);
   const auto image_size = static_cast<std::size_t>(image_columns * m);
   if (keep_images && buffers.capacity < image_size) {
     // A new buffer, not a resized vector: its old contents are not needed and zeroing or copying
@@ -208,12 +209,9 @@ std::optional<ColMatrix> radial_refit(const PatternOperator& op, const Penalty& 
       // kept images. Each step must lower ½‖Bᵀs‖² − linearᵀs, computed the same way, or is undone.
       // Without it the synthetic β = 1e-2 problems' certificates stall (4633 inner iterations over
       // seeds 1–16 instead of 2615).
-      const auto full_scale = [&](const Vector& free_scale) {
+      const auto full_scale = [&](const Vector& free_scale) {  // the fixed blocks hold their fallback in `scale`
         Vector full = scale;
         for (Index a = 0; a < k; ++a) full(index[static_cast<std::size_t>(a)]) = free_scale(a);
-        for (Index q = 0; q < m; ++q) {
-          if (!free[static_cast<std::size_t>(q)]) full(q) = fallback(q);
-        }
         return full;
       };
       Vector full = full_scale(solution);
